@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  MATMUL_VARIANTS,
+  linearForwardPlan,
+  linearInputGradPlan,
+  linearWeightGradPlan,
+  matmulReference,
+  matmulSizes,
+  type MatmulPlan,
+} from '../src/kernels/matmul.js';
+import { expectClose, randomArray } from './compare.js';
+import { openRuntime, selectedRuntimes, type KernelRuntime } from './runtimes.js';
+
+interface Case {
+  name: string;
+  plan: MatmulPlan;
+}
+
+// Sizes straddle both variants' tiles (64 for the shared-memory tile, 4 for the register
+// block): 1, tile−1, tile, tile+1, odd sizes, and the TRM shapes (97 tokens, vocab 11,
+// hidden 512, SwiGLU inner 1536).
+const LINEAR_SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [2, 3, 5],
+  [3, 4, 7],
+  [4, 4, 4],
+  [5, 63, 3],
+  [63, 64, 65],
+  [64, 65, 16],
+  [65, 1, 63],
+  [97, 11, 64],
+  [97, 3, 1536],
+  [130, 66, 97],
+];
+
+function tokenMixingPlan(batch: number, rows: number, length: number, channels: number): MatmulPlan {
+  // Out[b] = W[rows, L] · H[b] with H[b] stored [L, channels]: acts along the sequence axis
+  // for every channel, with W shared by the batch.
+  return {
+    M: rows, N: channels, K: length, batch,
+    aStrideM: length, aStrideK: 1, aStrideBatch: 0,
+    bStrideK: channels, bStrideN: 1, bStrideBatch: length * channels,
+    accumulate: false, alpha: 1,
+  };
+}
+
+const CASES: Case[] = [
+  ...LINEAR_SHAPES.map(([M, N, K]) => ({ name: `forward ${M}x${N}x${K}`, plan: linearForwardPlan(M, N, K) })),
+  ...LINEAR_SHAPES.map(([M, N, K]) => ({ name: `input grad ${M}x${N}x${K}`, plan: linearInputGradPlan(M, N, K) })),
+  ...LINEAR_SHAPES.map(([M, N, K]) => ({ name: `weight grad ${M}x${N}x${K}`, plan: linearWeightGradPlan(M, N, K) })),
+  { name: 'token mixing 3x(66x97)x5', plan: tokenMixingPlan(3, 66, 97, 5) },
+  { name: 'token mixing 2x(97x65)x64', plan: tokenMixingPlan(2, 97, 65, 64) },
+  { name: 'scaled by alpha', plan: { ...linearForwardPlan(17, 9, 33), alpha: -0.125 } },
+];
+
+function inputsFor(plan: MatmulPlan, seed: number) {
+  const sizes = matmulSizes(plan);
+  return {
+    a: randomArray(sizes.a, seed),
+    b: randomArray(sizes.b, seed + 1),
+    c: randomArray(sizes.c, seed + 2),
+  };
+}
+
+function absolute(values: Float32Array): Float32Array {
+  return values.map(Math.abs);
+}
+
+for (const runtimeName of selectedRuntimes()) {
+  describe(`matmul on ${runtimeName}`, () => {
+    let runtime: KernelRuntime;
+
+    beforeAll(async () => {
+      runtime = await openRuntime(runtimeName);
+    });
+
+    afterAll(async () => {
+      await runtime?.close();
+    });
+
+    test('adapter is described', () => {
+      expect(runtime.adapter.runtime).toBe(runtimeName === 'node' ? 'node' : 'browser');
+      expect(`${runtime.adapter.vendor}${runtime.adapter.description}`.length).toBeGreaterThan(0);
+    });
+
+    for (const variant of MATMUL_VARIANTS) {
+      test.each(CASES)(`${variant}: $name`, async ({ plan }) => {
+        const inputs = inputsFor(plan, plan.M * 7919 + plan.N * 31 + plan.K);
+        const outputs = await runtime.run({ op: 'matmul', params: { plan, variant }, inputs });
+
+        const expected = matmulReference(plan, inputs.a, inputs.b, inputs.c);
+        const magnitude = matmulReference({ ...plan, alpha: Math.abs(plan.alpha) }, absolute(inputs.a), absolute(inputs.b), absolute(inputs.c));
+        expectClose(outputs.c, expected, { abs: 1e-6, rel: 8, reductionLength: plan.K, magnitude }, `${variant} C`);
+      });
+    }
+
+    test.each(MATMUL_VARIANTS)('%s: NaN in A reaches its row only', async (variant) => {
+      const plan = linearForwardPlan(9, 6, 13);
+      const inputs = inputsFor(plan, 5);
+      inputs.a[2 * 13 + 4] = Number.NaN;
+      const outputs = await runtime.run({ op: 'matmul', params: { plan, variant }, inputs });
+
+      for (let n = 0; n < plan.N; n++) expect(outputs.c[2 * plan.N + n], `row 2 column ${n}`).toBeNaN();
+      for (let m = 0; m < plan.M; m++) {
+        if (m === 2) continue;
+        for (let n = 0; n < plan.N; n++) expect(Number.isFinite(outputs.c[m * plan.N + n]), `row ${m} column ${n}`).toBe(true);
+      }
+    });
+  });
+}

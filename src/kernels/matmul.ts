@@ -1,0 +1,151 @@
+// Matrix products for linear layers and token mixing: a float64 reference and the WebGPU op.
+import { wgslSources } from '../generated/wgsl.js';
+import { ShapeError } from '../gpu/errors.js';
+import { Gpu, type StorageBinding } from '../gpu/gpu.js';
+
+export type MatmulVariant = 'tiled' | 'registers';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'registers'];
+
+/**
+ * C[b] = alpha · A[b] · B[b] (+ C[b] when accumulate), with A and B read through strides so
+ * that transposed operands need no copy. C is row-major [batch, M, N].
+ */
+export interface MatmulPlan {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  aStrideM: number;
+  aStrideK: number;
+  aStrideBatch: number;
+  bStrideK: number;
+  bStrideN: number;
+  bStrideBatch: number;
+  accumulate: boolean;
+  alpha: number;
+}
+
+const DEFAULTS = { batch: 1, aStrideBatch: 0, bStrideBatch: 0, accumulate: false, alpha: 1 };
+
+/** Y[M,N] = X[M,K] · Wᵀ, with W stored [N, K] as in PyTorch. */
+export function linearForwardPlan(M: number, N: number, K: number): MatmulPlan {
+  return { ...DEFAULTS, M, N, K, aStrideM: K, aStrideK: 1, bStrideK: 1, bStrideN: K };
+}
+
+/** dX[M,K] = dY[M,N] · W[N,K]. */
+export function linearInputGradPlan(M: number, N: number, K: number): MatmulPlan {
+  return { ...DEFAULTS, M, N: K, K: N, aStrideM: N, aStrideK: 1, bStrideK: K, bStrideN: 1 };
+}
+
+/** dW[N,K] += dY[M,N]ᵀ · X[M,K], summed over the M rows. */
+export function linearWeightGradPlan(M: number, N: number, K: number): MatmulPlan {
+  return { ...DEFAULTS, M: N, N: K, K: M, aStrideM: 1, aStrideK: N, bStrideK: K, bStrideN: 1, accumulate: true };
+}
+
+/** Number of elements each operand must hold for a plan. */
+export function matmulSizes(plan: MatmulPlan): { a: number; b: number; c: number } {
+  const lastA = (plan.batch - 1) * plan.aStrideBatch + (plan.M - 1) * plan.aStrideM + (plan.K - 1) * plan.aStrideK;
+  const lastB = (plan.batch - 1) * plan.bStrideBatch + (plan.K - 1) * plan.bStrideK + (plan.N - 1) * plan.bStrideN;
+  return { a: lastA + 1, b: lastB + 1, c: plan.batch * plan.M * plan.N };
+}
+
+/** Float64 reference: the same product, one dot product per output element. */
+export function matmulReference(plan: MatmulPlan, a: ArrayLike<number>, b: ArrayLike<number>, c?: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(plan.batch * plan.M * plan.N);
+  for (let batch = 0; batch < plan.batch; batch++) {
+    for (let m = 0; m < plan.M; m++) {
+      for (let n = 0; n < plan.N; n++) {
+        let sum = 0;
+        for (let k = 0; k < plan.K; k++) {
+          const aValue = a[batch * plan.aStrideBatch + m * plan.aStrideM + k * plan.aStrideK];
+          const bValue = b[batch * plan.bStrideBatch + k * plan.bStrideK + n * plan.bStrideN];
+          sum += aValue * bValue;
+        }
+        const index = (batch * plan.M + m) * plan.N + n;
+        out[index] = plan.alpha * sum + (plan.accumulate && c ? c[index] : 0);
+      }
+    }
+  }
+  return out;
+}
+
+/** The default variant for an adapter, before any tuning: see the register variant in matmul.wgsl. */
+export function defaultMatmulVariant(gpu: Gpu): MatmulVariant {
+  return gpu.isSoftware ? 'registers' : 'tiled';
+}
+
+/**
+ * One matrix product bound to its buffers. The uniform buffer and bind group are built once,
+ * so encode() can be recorded every step at no allocation cost.
+ */
+export class Matmul {
+  private constructor(
+    private readonly gpu: Gpu,
+    readonly name: string,
+    readonly plan: MatmulPlan,
+    readonly variant: MatmulVariant,
+    private readonly pipeline: GPUComputePipeline,
+    private readonly bindGroup: GPUBindGroup,
+    private readonly params: GPUBuffer,
+  ) {}
+
+  static async create(
+    gpu: Gpu,
+    name: string,
+    plan: MatmulPlan,
+    buffers: { a: StorageBinding; b: StorageBinding; c: StorageBinding },
+    variant: MatmulVariant = defaultMatmulVariant(gpu),
+  ): Promise<Matmul> {
+    validatePlan(name, plan);
+    const sizes = matmulSizes(plan);
+    checkBindingSize(name, 'A', buffers.a, sizes.a);
+    checkBindingSize(name, 'B', buffers.b, sizes.b);
+    checkBindingSize(name, 'C', buffers.c, sizes.c);
+    const entryPoint = variant === 'tiled' ? 'matmul_tiled' : 'matmul_registers';
+    const pipeline = await gpu.pipeline(`matmul.${variant}`, wgslSources.matmul, entryPoint);
+    const params = gpu.createUniform(`${name}.params`, uniformWords(plan), 'uuuuuuuuuuuuf');
+    const bindGroup = gpu.bindGroup(name, pipeline, [buffers.a, buffers.b, buffers.c, params]);
+    return new Matmul(gpu, name, plan, variant, pipeline, bindGroup, params);
+  }
+
+  encode(): void {
+    const { M, N, batch } = this.plan;
+    if (this.variant === 'tiled') {
+      this.gpu.dispatch(this.name, this.pipeline, this.bindGroup, [Math.ceil(N / 64), Math.ceil(M / 64), batch]);
+    } else {
+      const blocks = batch * Math.ceil(M / 4) * Math.ceil(N / 4);
+      this.gpu.dispatch(this.name, this.pipeline, this.bindGroup, Math.ceil(blocks / 64));
+    }
+  }
+
+  destroy(): void {
+    this.gpu.destroyBuffer(this.params);
+  }
+}
+
+function uniformWords(plan: MatmulPlan): number[] {
+  return [
+    plan.M, plan.N, plan.K, plan.batch,
+    plan.aStrideM, plan.aStrideK, plan.aStrideBatch, plan.accumulate ? 1 : 0,
+    plan.bStrideK, plan.bStrideN, plan.bStrideBatch, plan.M * plan.N,
+    plan.alpha,
+  ];
+}
+
+function checkBindingSize(name: string, operand: string, binding: StorageBinding, elements: number): void {
+  const resource = 'buffer' in binding ? binding : { buffer: binding, offset: 0, size: undefined };
+  const bytes = resource.size ?? resource.buffer.size - (resource.offset ?? 0);
+  if (bytes < elements * 4) {
+    throw new ShapeError(`matmul '${name}': operand ${operand} needs ${elements} f32 values (${elements * 4} bytes) but its buffer '${resource.buffer.label}' has ${bytes} bytes`);
+  }
+}
+
+function validatePlan(name: string, plan: MatmulPlan): void {
+  for (const key of ['M', 'N', 'K', 'batch'] as const) {
+    const value = plan[key];
+    if (!Number.isInteger(value) || value < 1) throw new ShapeError(`matmul '${name}': ${key} must be a positive integer, got ${value}`);
+  }
+  if (plan.batch > 65535) throw new ShapeError(`matmul '${name}': batch ${plan.batch} exceeds 65535`);
+  const { a } = matmulSizes(plan);
+  if (a >= 2 ** 32) throw new ShapeError(`matmul '${name}': operand A spans ${a} elements, beyond 32-bit indexing`);
+}

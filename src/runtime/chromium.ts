@@ -1,0 +1,162 @@
+// Hosts the engine in a headless Chromium page, driven from Node through puppeteer-core.
+// The page loads the compiled package from a loopback HTTP server and runs kernels there, on
+// Chromium's own WebGPU implementation (a real GPU, or SwiftShader on machines without one).
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'puppeteer-core';
+import { log } from '../log.js';
+import { AdapterError } from '../gpu/errors.js';
+import type { AdapterSummary } from '../gpu/gpu.js';
+import { hasGpuDevice } from '../gpu/vulkan-icd.js';
+
+export type ChromiumAdapter = 'auto' | 'swiftshader' | 'gpu';
+
+export interface ChromiumOptions {
+  /** Path to a Chromium or Chrome binary; default: TRM_CHROMIUM, then the usual install paths. */
+  executablePath?: string;
+  /** 'swiftshader' forces the software adapter; 'auto' uses it only on a machine with no GPU. */
+  adapter?: ChromiumAdapter;
+}
+
+const CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.js': 'text/javascript',
+  '.map': 'application/json',
+  '.html': 'text/html',
+  '.json': 'application/json',
+  '.wgsl': 'text/plain',
+};
+
+// The page that hosts the engine. It exposes the loaded modules and one Gpu as window.trmHost.
+const HOST_PAGE = `<!doctype html><meta charset="utf-8"><title>trm-webgpu host</title>
+<script type="module">
+  const engine = await import('/dist/src/index.js');
+  const testing = await import('/dist/src/testing/op-runner.js');
+  try {
+    const gpu = await engine.createGpu();
+    window.trmHost = { engine, testing, gpu, summary: gpu.adapter };
+  } catch (error) {
+    window.trmHost = { error: String(error && error.message || error) };
+  }
+</script>`;
+
+export function findChromium(explicit?: string): string {
+  const candidates = [explicit, process.env.TRM_CHROMIUM, process.env.PUPPETEER_EXECUTABLE_PATH, ...CHROMIUM_PATHS].filter(Boolean) as string[];
+  const found = candidates.find((path) => existsSync(path));
+  if (!found) {
+    throw new AdapterError(
+      `Chromium not found (looked in ${candidates.join(', ')}); install it (Debian: apt-get install chromium) or set TRM_CHROMIUM to its path`,
+    );
+  }
+  return found;
+}
+
+export function chromiumArgs(adapter: ChromiumAdapter, userDataDir: string): string[] {
+  const args = [
+    '--headless=new',
+    '--no-sandbox',
+    '--enable-unsafe-webgpu',
+    // Without this, Chromium rounds timestamp queries to 100 µs.
+    '--disable-dawn-features=timestamp_quantization',
+    // The machines this runs on may have no network: these stop Chromium from retrying
+    // update, sync and metrics connections for the whole session.
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+    `--user-data-dir=${userDataDir}`,
+  ];
+  const software = adapter === 'swiftshader' || (adapter === 'auto' && !hasGpuDevice());
+  if (software) args.push('--use-webgpu-adapter=swiftshader');
+  else args.push('--enable-features=Vulkan', '--ignore-gpu-blocklist');
+  return args;
+}
+
+/** A headless Chromium page with the engine loaded and a device created. */
+export class ChromiumHost {
+  private constructor(
+    private readonly browser: Browser,
+    readonly page: Page,
+    private readonly server: Server,
+    private readonly userDataDir: string,
+    readonly adapter: AdapterSummary,
+  ) {}
+
+  static async launch(options: ChromiumOptions = {}): Promise<ChromiumHost> {
+    const executablePath = findChromium(options.executablePath);
+    const puppeteer = await import('puppeteer-core');
+    const server = await serveDist(packageRoot());
+    const userDataDir = mkdtempSync(join(tmpdir(), 'trm-chromium-'));
+    const port = (server.address() as { port: number }).port;
+
+    let browser: Browser | null = null;
+    try {
+      browser = await puppeteer.launch({ executablePath, args: chromiumArgs(options.adapter ?? 'auto', userDataDir), headless: true });
+      const page = await browser.newPage();
+      page.on('console', (message) => log(2, `page: ${message.text()}`));
+      page.on('pageerror', (error) => log(0, `page error: ${(error as Error).message}`));
+      await page.goto(`http://127.0.0.1:${port}/host.html`);
+      await page.waitForFunction('window.trmHost !== undefined', { timeout: 60_000 });
+      const state = await page.evaluate(() => {
+        const host = (window as unknown as { trmHost: { error?: string; summary?: AdapterSummary } }).trmHost;
+        return { error: host.error, summary: host.summary };
+      });
+      if (state.error || !state.summary) throw new AdapterError(`Chromium could not create a WebGPU device: ${state.error}`);
+      log(1, `Chromium ${await browser.version()} hosts the engine`);
+      return new ChromiumHost(browser, page, server, userDataDir, state.summary);
+    } catch (error) {
+      await browser?.close();
+      server.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close();
+    this.server.close();
+    rmSync(this.userDataDir, { recursive: true, force: true });
+  }
+}
+
+/** Finds the folder that contains this package's package.json, from src/ or dist/src/. */
+export function packageRoot(): string {
+  let folder = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth++) {
+    const manifest = join(folder, 'package.json');
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'trm-webgpu') return folder;
+    folder = dirname(folder);
+  }
+  throw new Error(`package root of trm-webgpu not found above ${fileURLToPath(import.meta.url)}`);
+}
+
+/** Serves the host page and the compiled dist/ folder on a random loopback port. */
+function serveDist(root: string): Promise<Server> {
+  const distRoot = join(root, 'dist');
+  if (!existsSync(join(distRoot, 'src', 'index.js'))) {
+    throw new Error(`compiled engine not found at ${distRoot}; run 'npm run build' first`);
+  }
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/host.html') {
+      response.writeHead(200, { 'content-type': 'text/html' }).end(HOST_PAGE);
+      return;
+    }
+    const path = normalize(join(root, decodeURIComponent(url.pathname)));
+    if (!path.startsWith(distRoot + sep) || !existsSync(path) || !statSync(path).isFile()) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { 'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream' });
+    response.end(readFileSync(path));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
