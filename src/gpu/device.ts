@@ -31,6 +31,9 @@ const NO_ADAPTER_HELP =
   'which ships the SwiftShader software driver, or Mesa lavapipe (apt-get install mesa-vulkan-drivers); ' +
   'TRM_VULKAN_ICD=/path/to/icd.json picks a Vulkan driver explicitly';
 
+const NO_ADAPTER_HELP_NODE = `${NO_ADAPTER_HELP}. Dawn in Node also needs the system Vulkan loader (Debian: apt-get install libvulkan1)`;
+const NO_ADAPTER_HELP_BROWSER = `${NO_ADAPTER_HELP}. In Chrome, WebGPU also needs a secure context (https or localhost)`;
+
 /** Creates (or adopts) a GPUDevice and wraps it for the engine. Logs the adapter once. */
 export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
   if (options.device) return adoptDevice(options.device);
@@ -38,7 +41,7 @@ export async function createGpu(options: CreateGpuOptions = {}): Promise<Gpu> {
   const runtime = inBrowser() ? 'browser' : 'node';
   const gpu = runtime === 'browser' ? navigator.gpu : await (await import('./node-gpu.js')).nodeGpu();
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-  if (!adapter) throw new AdapterError(runtime === 'browser' ? `${NO_ADAPTER_HELP}; in Chrome, WebGPU also needs a secure context (https or localhost)` : NO_ADAPTER_HELP);
+  if (!adapter) throw new AdapterError(runtime === 'browser' ? NO_ADAPTER_HELP_BROWSER : NO_ADAPTER_HELP_NODE);
 
   checkLimits(adapter.limits, 'adapter');
   const features = OPTIONAL_FEATURES.filter((name) => adapter.features.has(name));

@@ -177,20 +177,44 @@ export class Gpu {
     this.encoder.copyBufferToBuffer(source, sourceOffset, target, targetOffset, bytes);
   }
 
-  /** Submits everything recorded since the last submit as one command buffer. */
+  /**
+   * Submits everything recorded since the last submit as one command buffer. Validation,
+   * out-of-memory and internal errors of the submission are caught in error scopes and thrown
+   * by the next sync() or read(), named after the failing pass's kernel.
+   */
   submit(): void {
     if (!this.encoder) return;
+    const scopes: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
+    for (const filter of scopes) this.device.pushErrorScope(filter);
     const commands = this.encoder.finish();
     this.encoder = null;
     this.device.queue.submit([commands]);
     this.submitCount++;
+    for (let i = 0; i < scopes.length; i++) this.track(this.device.popErrorScope());
   }
 
   /** Submits pending work and waits until the GPU has finished it. */
   async sync(during = 'sync'): Promise<void> {
     this.submit();
-    this.throwIfFailed(during);
+    await this.settle(during);
     await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed(during);
+  }
+
+  private track(scope: Promise<GPUError | null>): void {
+    const settled = scope.then(
+      (error) => {
+        if (error) this.uncaptured ??= new GpuKernelError(kernelNameFrom(error.message), error.message);
+      },
+      () => undefined,
+    );
+    this.pending.add(settled);
+    void settled.finally(() => this.pending.delete(settled));
+  }
+
+  /** Waits for the error scopes of earlier submissions, then throws what they caught. */
+  private async settle(during: string): Promise<void> {
+    await Promise.all(this.pending);
     this.throwIfFailed(during);
   }
 
@@ -201,16 +225,20 @@ export class Gpu {
       size: align(bytes, 4),
       usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
     });
+    const during = `reading '${buffer.label}'`;
+    this.throwIfFailed(during);
     this.copy(buffer, offset, staging, 0, align(bytes, 4));
     this.submit();
-    this.throwIfFailed(`reading '${buffer.label}'`);
+    await this.settle(during);
     try {
       await staging.mapAsync(MAP_MODE_READ);
     } catch (cause) {
-      this.throwIfFailed(`reading '${buffer.label}'`);
+      // A lost device rejects the mapping first and resolves device.lost a moment later.
+      await Promise.race([this.device.lost, new Promise((resolve) => setTimeout(resolve, 200))]);
+      this.throwIfFailed(during);
       throw new Error(`mapping '${buffer.label}' for reading failed: ${(cause as Error).message}`);
     }
-    this.throwIfFailed(`reading '${buffer.label}'`);
+    this.throwIfFailed(during);
     const copy = staging.getMappedRange().slice(0, bytes);
     staging.unmap();
     staging.destroy();
@@ -222,7 +250,6 @@ export class Gpu {
   }
 
   destroy(): void {
-    this.pending.clear();
     this.device.destroy();
   }
 }

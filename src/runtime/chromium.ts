@@ -10,6 +10,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import { log } from '../log.js';
 import { AdapterError } from '../gpu/errors.js';
 import type { AdapterSummary } from '../gpu/gpu.js';
+import { describeAdapter } from '../gpu/device.js';
 import { hasGpuDevice } from '../gpu/vulkan-icd.js';
 
 export type ChromiumAdapter = 'auto' | 'swiftshader' | 'gpu';
@@ -107,7 +108,7 @@ export class ChromiumHost {
         return { error: host.error, summary: host.summary };
       });
       if (state.error || !state.summary) throw new AdapterError(`Chromium could not create a WebGPU device: ${state.error}`);
-      log(1, `Chromium ${await browser.version()} hosts the engine`);
+      log(1, `${describeAdapter(state.summary)}; Chromium ${await browser.version()}`);
       return new ChromiumHost(browser, page, server, userDataDir, state.summary);
     } catch (error) {
       await browser?.close();

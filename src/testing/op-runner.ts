@@ -2,16 +2,17 @@
 // suite calls this in Node directly and inside a Chromium page through page.evaluate, so both
 // runtimes execute exactly the same dispatch code.
 import { Gpu } from '../gpu/gpu.js';
-import { Matmul, type MatmulPlan, type MatmulVariant } from '../kernels/matmul.js';
-import { fromWire, toWire, type TypedData, type WireTensor } from './wire.js';
+import { fromWire, toWire, type WireTensor } from './wire.js';
+import type { OpHandler, OpOutputs, OpRequest } from './ops/common.js';
+import { attentionOps } from './ops/attention.js';
+import { embeddingOps } from './ops/embedding.js';
+import { faultOps } from './ops/faults.js';
+import { lossesOps } from './ops/losses.js';
+import { matmulOps } from './ops/matmul.js';
+import { mlpOps } from './ops/mlp.js';
+import { optimizerOps } from './ops/optimizer.js';
 
-export interface OpRequest {
-  op: string;
-  params: Record<string, unknown>;
-  inputs: Record<string, TypedData>;
-}
-
-export type OpOutputs = Record<string, TypedData>;
+export type { OpOutputs, OpRequest } from './ops/common.js';
 
 export interface WireOpRequest {
   op: string;
@@ -19,10 +20,14 @@ export interface WireOpRequest {
   inputs: Record<string, WireTensor>;
 }
 
-type OpHandler = (gpu: Gpu, request: OpRequest) => Promise<OpOutputs>;
-
 const handlers: Record<string, OpHandler> = {
-  matmul: runMatmul,
+  ...matmulOps,
+  ...mlpOps,
+  ...attentionOps,
+  ...lossesOps,
+  ...embeddingOps,
+  ...optimizerOps,
+  ...faultOps,
 };
 
 export async function runOp(gpu: Gpu, request: OpRequest): Promise<OpOutputs> {
@@ -36,18 +41,4 @@ export async function runWireOp(gpu: Gpu, request: WireOpRequest): Promise<Recor
   const inputs = Object.fromEntries(Object.entries(request.inputs).map(([name, wire]) => [name, fromWire(wire)]));
   const outputs = await runOp(gpu, { op: request.op, params: request.params, inputs });
   return Object.fromEntries(Object.entries(outputs).map(([name, data]) => [name, toWire(data)]));
-}
-
-async function runMatmul(gpu: Gpu, request: OpRequest): Promise<OpOutputs> {
-  const plan = request.params.plan as MatmulPlan;
-  const variant = request.params.variant as MatmulVariant;
-  const a = gpu.createBufferFrom('a', request.inputs.a);
-  const b = gpu.createBufferFrom('b', request.inputs.b);
-  const c = gpu.createBufferFrom('c', request.inputs.c);
-  const matmul = await Matmul.create(gpu, `matmul.${variant}`, plan, { a, b, c }, variant);
-  matmul.encode();
-  const result = await gpu.readFloat32(c, request.inputs.c.length);
-  matmul.destroy();
-  for (const buffer of [a, b, c]) gpu.destroyBuffer(buffer);
-  return { c: result };
 }

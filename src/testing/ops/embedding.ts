@@ -1,0 +1,3 @@
+import type { OpHandler } from './common.js';
+
+export const embeddingOps: Record<string, OpHandler> = {};

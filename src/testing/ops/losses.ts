@@ -1,0 +1,3 @@
+import type { OpHandler } from './common.js';
+
+export const lossesOps: Record<string, OpHandler> = {};
