@@ -6,6 +6,7 @@ import {
   linearWeightGradPlan,
   matmulReference,
   matmulSizes,
+  matmulVariantSupports,
   type MatmulPlan,
 } from '../src/kernels/matmul.js';
 import { expectClose, randomArray } from './compare.js';
@@ -21,6 +22,7 @@ interface Case {
 // hidden 512, SwiGLU inner 1536).
 const LINEAR_SHAPES: [number, number, number][] = [
   [1, 1, 1],
+  [1, 5, 4],
   [2, 3, 5],
   [3, 4, 7],
   [4, 4, 4],
@@ -31,6 +33,7 @@ const LINEAR_SHAPES: [number, number, number][] = [
   [97, 11, 64],
   [97, 3, 1536],
   [130, 66, 97],
+  [67, 65, 32],
 ];
 
 function tokenMixingPlan(batch: number, rows: number, length: number, channels: number): MatmulPlan {
@@ -84,7 +87,13 @@ for (const runtimeName of selectedRuntimes()) {
     });
 
     for (const variant of MATMUL_VARIANTS) {
-      test.each(CASES)(`${variant}: $name`, async ({ plan }) => {
+      const eligible = CASES.filter(({ plan }) => matmulVariantSupports(variant, plan));
+
+      test(`${variant}: runs on at least 5 cases`, () => {
+        expect(eligible.length).toBeGreaterThanOrEqual(5);
+      });
+
+      test.each(eligible)(`${variant}: $name`, async ({ plan }) => {
         const inputs = inputsFor(plan, plan.M * 7919 + plan.N * 31 + plan.K);
         const outputs = await runtime.run({ op: 'matmul', params: { plan, variant }, inputs });
 
@@ -94,10 +103,25 @@ for (const runtimeName of selectedRuntimes()) {
       });
     }
 
+    test('tuning pass picks an eligible variant', async () => {
+      const plan = linearInputGradPlan(33, 12, 20);
+      const inputs = inputsFor(plan, 11);
+      const outputs = await runtime.run({ op: 'matmul', params: { plan, variant: 'auto' }, inputs });
+
+      const chosen = MATMUL_VARIANTS[outputs.variant[0]];
+      expect(chosen).toBeDefined();
+      expect(matmulVariantSupports(chosen, plan)).toBe(true);
+      const expected = matmulReference(plan, inputs.a, inputs.b, inputs.c);
+      expectClose(outputs.c, expected, { abs: 1e-5, rel: 8, reductionLength: plan.K }, `auto (${chosen}) C`);
+    });
+
     test.each(MATMUL_VARIANTS)('%s: NaN in A reaches its row only', async (variant) => {
-      const plan = linearForwardPlan(9, 6, 13);
+      // Both plans read row m of A from a[m·16 …]; the forward one suits the nt4 variant,
+      // the input-gradient one the bn4 variant.
+      const forward = linearForwardPlan(9, 8, 16);
+      const plan = matmulVariantSupports(variant, forward) ? forward : linearInputGradPlan(9, 16, 8);
       const inputs = inputsFor(plan, 5);
-      inputs.a[2 * 13 + 4] = Number.NaN;
+      inputs.a[2 * 16 + 4] = Number.NaN;
       const outputs = await runtime.run({ op: 'matmul', params: { plan, variant }, inputs });
 
       for (let n = 0; n < plan.N; n++) expect(outputs.c[2 * plan.N + n], `row 2 column ${n}`).toBeNaN();

@@ -101,6 +101,9 @@ fn matmul_tiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
 // Register variant, for CPU-backed adapters such as SwiftShader, where a barrier costs far
 // more than it saves: no workgroup memory, each invocation computes a 4×4 block of C
 // straight from global memory. Invocations are numbered over (batch, M/4, N/4), n fastest.
+// The block lives in four vec4 accumulators and every loop over it is written out by hand:
+// SwiftShader keeps a dynamically indexed private array in memory, which measured ~100×
+// slower than registers (SwiftShader 5.0.0 in Chromium 156).
 // Dispatch: ceil(batch · ceil(M/4) · ceil(N/4) / 64) workgroups, folded into x and y.
 
 @compute @workgroup_size(64)
@@ -109,44 +112,150 @@ fn matmul_registers(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) groups: vec3u,
 ) {
+  let block = block_of(local, wid, groups);
+  if (!block.valid) { return; }
+
+  // Rows and columns past the edge read the last valid one and are never stored.
+  let a_base = block.batch * p.a_stride_batch;
+  let b_base = block.batch * p.b_stride_batch;
+  let row0 = a_base + min(block.m0, p.M - 1u) * p.a_stride_m;
+  let row1 = a_base + min(block.m0 + 1u, p.M - 1u) * p.a_stride_m;
+  let row2 = a_base + min(block.m0 + 2u, p.M - 1u) * p.a_stride_m;
+  let row3 = a_base + min(block.m0 + 3u, p.M - 1u) * p.a_stride_m;
+  let col0 = b_base + min(block.n0, p.N - 1u) * p.b_stride_n;
+  let col1 = b_base + min(block.n0 + 1u, p.N - 1u) * p.b_stride_n;
+  let col2 = b_base + min(block.n0 + 2u, p.N - 1u) * p.b_stride_n;
+  let col3 = b_base + min(block.n0 + 3u, p.N - 1u) * p.b_stride_n;
+
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  for (var k = 0u; k < p.K; k++) {
+    let ak = k * p.a_stride_k;
+    let bk = k * p.b_stride_k;
+    let bv = vec4f(b[col0 + bk], b[col1 + bk], b[col2 + bk], b[col3 + bk]);
+    acc0 = fma(vec4f(a[row0 + ak]), bv, acc0);
+    acc1 = fma(vec4f(a[row1 + ak]), bv, acc1);
+    acc2 = fma(vec4f(a[row2 + ak]), bv, acc2);
+    acc3 = fma(vec4f(a[row3 + ak]), bv, acc3);
+  }
+  store_block(block, acc0, acc1, acc2, acc3);
+}
+
+fn store_row(base: u32, m: u32, n0: u32, values: vec4f) {
+  store_c(base, m, n0, values.x);
+  store_c(base, m, n0 + 1u, values.y);
+  store_c(base, m, n0 + 2u, values.z);
+  store_c(base, m, n0 + 3u, values.w);
+}
+
+// ---------------------------------------------------------------------------------------
+// Register variants with vec4 loads, for the same CPU-backed adapters. They read the same
+// buffers through vec4 views, so they apply only where strides and sizes are multiples of
+// 4 (matmul.ts checks eligibility). Same numbering and dispatch as matmul_registers.
+
+@group(0) @binding(0) var<storage, read> a4: array<vec4f>;  // A viewed as vec4
+@group(0) @binding(1) var<storage, read> b4: array<vec4f>;  // B viewed as vec4
+
+struct Block {
+  m0: u32,
+  n0: u32,
+  batch: u32,
+  valid: bool,
+}
+
+fn block_of(local: u32, wid: vec3u, groups: vec3u) -> Block {
   let n_blocks = (p.N + 3u) / 4u;
   let m_blocks = (p.M + 3u) / 4u;
   let flat = (wid.x + wid.y * groups.x) * 64u + local;
-  if (flat >= n_blocks * m_blocks * p.batch) { return; }
+  let valid = flat < n_blocks * m_blocks * p.batch;
+  return Block((flat / n_blocks) % m_blocks * 4u, flat % n_blocks * 4u, flat / (n_blocks * m_blocks), valid);
+}
 
-  let n0 = (flat % n_blocks) * 4u;
-  let m0 = ((flat / n_blocks) % m_blocks) * 4u;
-  let batch = flat / (n_blocks * m_blocks);
-  let a_base = batch * p.a_stride_batch;
-  let b_base = batch * p.b_stride_batch;
+fn store_block(block: Block, acc0: vec4f, acc1: vec4f, acc2: vec4f, acc3: vec4f) {
+  let c_base = block.batch * p.c_stride_batch;
+  store_row(c_base, block.m0, block.n0, acc0);
+  store_row(c_base, block.m0 + 1u, block.n0, acc1);
+  store_row(c_base, block.m0 + 2u, block.n0, acc2);
+  store_row(c_base, block.m0 + 3u, block.n0, acc3);
+}
 
-  // Rows and columns past the edge read the last valid one and are never stored.
-  var a_row: array<u32, 4>;
-  var b_col: array<u32, 4>;
-  for (var i = 0u; i < 4u; i++) {
-    a_row[i] = a_base + min(m0 + i, p.M - 1u) * p.a_stride_m;
-    b_col[i] = b_base + min(n0 + i, p.N - 1u) * p.b_stride_n;
+// A and B both contiguous along k (Y = X·Wᵀ): four k at a time from each of 4 rows of A
+// and 4 rows of W, 64 FMAs per 8 vec4 loads. Needs a_stride_k = b_stride_k = 1 and K,
+// a_stride_m, b_stride_n and the batch strides multiples of 4.
+@compute @workgroup_size(64)
+fn matmul_registers_nt4(
+  @builtin(local_invocation_index) local: u32,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) groups: vec3u,
+) {
+  let block = block_of(local, wid, groups);
+  if (!block.valid) { return; }
+
+  let a_base = block.batch * p.a_stride_batch / 4u;
+  let b_base = block.batch * p.b_stride_batch / 4u;
+  let row0 = a_base + min(block.m0, p.M - 1u) * p.a_stride_m / 4u;
+  let row1 = a_base + min(block.m0 + 1u, p.M - 1u) * p.a_stride_m / 4u;
+  let row2 = a_base + min(block.m0 + 2u, p.M - 1u) * p.a_stride_m / 4u;
+  let row3 = a_base + min(block.m0 + 3u, p.M - 1u) * p.a_stride_m / 4u;
+  let col0 = b_base + min(block.n0, p.N - 1u) * p.b_stride_n / 4u;
+  let col1 = b_base + min(block.n0 + 1u, p.N - 1u) * p.b_stride_n / 4u;
+  let col2 = b_base + min(block.n0 + 2u, p.N - 1u) * p.b_stride_n / 4u;
+  let col3 = b_base + min(block.n0 + 3u, p.N - 1u) * p.b_stride_n / 4u;
+
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  for (var k4 = 0u; k4 < p.K / 4u; k4++) {
+    let w0 = b4[col0 + k4];
+    let w1 = b4[col1 + k4];
+    let w2 = b4[col2 + k4];
+    let w3 = b4[col3 + k4];
+    let x0 = a4[row0 + k4];
+    let x1 = a4[row1 + k4];
+    let x2 = a4[row2 + k4];
+    let x3 = a4[row3 + k4];
+    acc0 += vec4f(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
+    acc1 += vec4f(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
+    acc2 += vec4f(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
+    acc3 += vec4f(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
   }
+  store_block(block, acc0, acc1, acc2, acc3);
+}
 
-  var acc: array<f32, 16>;
+// B contiguous along n (dX = dY·W, dW = dYᵀ·X, token mixing): one vec4 of B and four
+// scalars of A per k, 16 FMAs per 5 loads. Needs b_stride_n = 1 and N, b_stride_k and
+// b_stride_batch multiples of 4; A is read through its strides.
+@compute @workgroup_size(64)
+fn matmul_registers_bn4(
+  @builtin(local_invocation_index) local: u32,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) groups: vec3u,
+) {
+  let block = block_of(local, wid, groups);
+  if (!block.valid) { return; }
+
+  let a_base = block.batch * p.a_stride_batch;
+  let row0 = a_base + min(block.m0, p.M - 1u) * p.a_stride_m;
+  let row1 = a_base + min(block.m0 + 1u, p.M - 1u) * p.a_stride_m;
+  let row2 = a_base + min(block.m0 + 2u, p.M - 1u) * p.a_stride_m;
+  let row3 = a_base + min(block.m0 + 3u, p.M - 1u) * p.a_stride_m;
+  let col = (block.batch * p.b_stride_batch + block.n0) / 4u;
+  let b_stride_k4 = p.b_stride_k / 4u;
+
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
   for (var k = 0u; k < p.K; k++) {
-    var av: array<f32, 4>;
-    var bv: array<f32, 4>;
-    for (var i = 0u; i < 4u; i++) {
-      av[i] = a[a_row[i] + k * p.a_stride_k];
-      bv[i] = b[b_col[i] + k * p.b_stride_k];
-    }
-    for (var i = 0u; i < 4u; i++) {
-      for (var j = 0u; j < 4u; j++) {
-        acc[i * 4u + j] = fma(av[i], bv[j], acc[i * 4u + j]);
-      }
-    }
+    let bv = b4[col + k * b_stride_k4];
+    let ak = k * p.a_stride_k;
+    acc0 = fma(vec4f(a[row0 + ak]), bv, acc0);
+    acc1 = fma(vec4f(a[row1 + ak]), bv, acc1);
+    acc2 = fma(vec4f(a[row2 + ak]), bv, acc2);
+    acc3 = fma(vec4f(a[row3 + ak]), bv, acc3);
   }
-
-  let c_base = batch * p.c_stride_batch;
-  for (var i = 0u; i < 4u; i++) {
-    for (var j = 0u; j < 4u; j++) {
-      store_c(c_base, m0 + i, n0 + j, acc[i * 4u + j]);
-    }
-  }
+  store_block(block, acc0, acc1, acc2, acc3);
 }

@@ -2,9 +2,34 @@
 import { wgslSources } from '../generated/wgsl.js';
 import { ShapeError } from '../gpu/errors.js';
 import { Gpu, type StorageBinding } from '../gpu/gpu.js';
+import { tunedMatmulVariant } from './matmul-tuning.js';
 
-export type MatmulVariant = 'tiled' | 'registers';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'registers'];
+/**
+ * Kernel variants. 'tiled' uses workgroup memory (fast on GPUs); the 'registers' family is
+ * barrier-free (fast on CPU-backed adapters such as SwiftShader), with vec4-load forms for
+ * operands contiguous along k ('registers_nt4') or B contiguous along n ('registers_bn4').
+ */
+export type MatmulVariant = 'tiled' | 'registers' | 'registers_nt4' | 'registers_bn4';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'registers', 'registers_nt4', 'registers_bn4'];
+
+const ENTRY_POINTS: Record<MatmulVariant, string> = {
+  tiled: 'matmul_tiled',
+  registers: 'matmul_registers',
+  registers_nt4: 'matmul_registers_nt4',
+  registers_bn4: 'matmul_registers_bn4',
+};
+
+/** Whether a variant can run a plan: the vec4 forms need strides and sizes in multiples of 4. */
+export function matmulVariantSupports(variant: MatmulVariant, plan: MatmulPlan): boolean {
+  const multipleOf4 = (...values: number[]) => values.every((value) => value % 4 === 0);
+  if (variant === 'registers_nt4') {
+    return plan.aStrideK === 1 && plan.bStrideK === 1 && multipleOf4(plan.K, plan.aStrideM, plan.bStrideN, plan.aStrideBatch, plan.bStrideBatch);
+  }
+  if (variant === 'registers_bn4') {
+    return plan.bStrideN === 1 && multipleOf4(plan.N, plan.bStrideK, plan.bStrideBatch);
+  }
+  return true;
+}
 
 /**
  * C[b] = alpha · A[b] · B[b] (+ C[b] when accumulate), with A and B read through strides so
@@ -69,9 +94,15 @@ export function matmulReference(plan: MatmulPlan, a: ArrayLike<number>, b: Array
   return out;
 }
 
-/** The default variant for an adapter, before any tuning: see the register variant in matmul.wgsl. */
-export function defaultMatmulVariant(gpu: Gpu): MatmulVariant {
-  return gpu.isSoftware ? 'registers' : 'tiled';
+/**
+ * The variant for a plan when no tuning pass runs: shared-memory tiles on GPUs, and on
+ * CPU-backed adapters the most specialised register variant the plan allows.
+ */
+export function defaultMatmulVariant(gpu: Gpu, plan: MatmulPlan): MatmulVariant {
+  if (!gpu.isSoftware) return 'tiled';
+  if (matmulVariantSupports('registers_nt4', plan)) return 'registers_nt4';
+  if (matmulVariantSupports('registers_bn4', plan)) return 'registers_bn4';
+  return 'registers';
 }
 
 /**
@@ -94,18 +125,21 @@ export class Matmul {
     name: string,
     plan: MatmulPlan,
     buffers: { a: StorageBinding; b: StorageBinding; c: StorageBinding },
-    variant: MatmulVariant = defaultMatmulVariant(gpu),
+    variant: MatmulVariant | 'auto' = 'auto',
   ): Promise<Matmul> {
     validatePlan(name, plan);
+    const chosen = variant === 'auto' ? await tunedMatmulVariant(gpu, plan) : variant;
+    if (!matmulVariantSupports(chosen, plan)) {
+      throw new ShapeError(`matmul '${name}': variant '${chosen}' needs strides and sizes in multiples of 4 that this plan does not have`);
+    }
     const sizes = matmulSizes(plan);
     checkBindingSize(name, 'A', buffers.a, sizes.a);
     checkBindingSize(name, 'B', buffers.b, sizes.b);
     checkBindingSize(name, 'C', buffers.c, sizes.c);
-    const entryPoint = variant === 'tiled' ? 'matmul_tiled' : 'matmul_registers';
-    const pipeline = await gpu.pipeline(`matmul.${variant}`, wgslSources.matmul, entryPoint);
+    const pipeline = await gpu.pipeline(`matmul.${chosen}`, wgslSources.matmul, ENTRY_POINTS[chosen]);
     const params = gpu.createUniform(`${name}.params`, uniformWords(plan), 'uuuuuuuuuuuuf');
     const bindGroup = gpu.bindGroup(name, pipeline, [buffers.a, buffers.b, buffers.c, params]);
-    return new Matmul(gpu, name, plan, variant, pipeline, bindGroup, params);
+    return new Matmul(gpu, name, plan, chosen, pipeline, bindGroup, params);
   }
 
   encode(): void {

@@ -1,0 +1,85 @@
+// The tuning pass that picks the fastest matmul variant for a plan on the current adapter.
+import { log } from '../log.js';
+import type { Gpu } from '../gpu/gpu.js';
+import { MATMUL_VARIANTS, Matmul, defaultMatmulVariant, matmulSizes, matmulVariantSupports, type MatmulPlan, type MatmulVariant } from './matmul.js';
+
+export interface TuningResult {
+  variant: MatmulVariant;
+  /** Median seconds per product of every variant tried. */
+  seconds: Partial<Record<MatmulVariant, number>>;
+}
+
+const TIMED_RUNS = 3;
+
+// One table per device: the choice depends on the adapter, and a device is one adapter.
+const tables = new WeakMap<Gpu, Map<string, Promise<TuningResult>>>();
+let tuningEnabled = true;
+
+/** Turns the tuning pass off (then plans get defaultMatmulVariant), e.g. for short tests. */
+export function setMatmulTuning(enabled: boolean): void {
+  tuningEnabled = enabled;
+}
+
+/** Returns the fastest variant for a plan, timing every eligible one on first use. */
+export async function tunedMatmulVariant(gpu: Gpu, plan: MatmulPlan): Promise<MatmulVariant> {
+  if (!tuningEnabled) return defaultMatmulVariant(gpu, plan);
+  let table = tables.get(gpu);
+  if (!table) {
+    table = new Map();
+    tables.set(gpu, table);
+  }
+
+  const key = tuningKey(plan);
+  let result = table.get(key);
+  if (!result) {
+    result = tunePlan(gpu, plan);
+    table.set(key, result);
+  }
+  return (await result).variant;
+}
+
+/** The choices made so far on a device, by plan, for logs and benchmarks. */
+export async function matmulTuningTable(gpu: Gpu): Promise<Map<string, TuningResult>> {
+  const table = tables.get(gpu) ?? new Map<string, Promise<TuningResult>>();
+  const entries = await Promise.all([...table].map(async ([key, result]) => [key, await result] as const));
+  return new Map(entries);
+}
+
+async function tunePlan(gpu: Gpu, plan: MatmulPlan): Promise<TuningResult> {
+  const sizes = matmulSizes(plan);
+  const a = gpu.createBuffer('tuning.a', sizes.a * 4);
+  const b = gpu.createBuffer('tuning.b', sizes.b * 4);
+  const c = gpu.createBuffer('tuning.c', sizes.c * 4);
+  const seconds: Partial<Record<MatmulVariant, number>> = {};
+
+  try {
+    for (const variant of MATMUL_VARIANTS.filter((v) => matmulVariantSupports(v, plan))) {
+      const matmul = await Matmul.create(gpu, `tuning ${variant}`, plan, { a, b, c }, variant);
+      seconds[variant] = await timeRuns(gpu, matmul);
+      matmul.destroy();
+    }
+  } finally {
+    for (const buffer of [a, b, c]) gpu.destroyBuffer(buffer);
+  }
+
+  const [variant] = Object.entries(seconds).sort((x, y) => x[1] - y[1])[0] as [MatmulVariant, number];
+  log(2, `matmul tuning ${tuningKey(plan)}: ${variant} (${Object.entries(seconds).map(([v, t]) => `${v} ${(t * 1e3).toFixed(2)} ms`).join(', ')})`);
+  return { variant, seconds };
+}
+
+async function timeRuns(gpu: Gpu, matmul: Matmul): Promise<number> {
+  matmul.encode();
+  await gpu.sync('matmul tuning');
+  const samples: number[] = [];
+  for (let run = 0; run < TIMED_RUNS; run++) {
+    const started = performance.now();
+    matmul.encode();
+    await gpu.sync('matmul tuning');
+    samples.push((performance.now() - started) / 1000);
+  }
+  return samples.sort((x, y) => x - y)[Math.floor(samples.length / 2)];
+}
+
+function tuningKey(plan: MatmulPlan): string {
+  return `${plan.M}x${plan.N}x${plan.K}x${plan.batch} a(${plan.aStrideM},${plan.aStrideK},${plan.aStrideBatch}) b(${plan.bStrideK},${plan.bStrideN},${plan.bStrideBatch})`;
+}
