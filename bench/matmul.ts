@@ -26,7 +26,7 @@ export function trmMatmulShapes(batch: number, hidden = 512, inner = 1536, token
     M, N, K, batch,
     aStrideM: K, aStrideK: 1, aStrideBatch: 0,
     bStrideK: N, bStrideN: 1, bStrideBatch: K * N,
-    accumulate: false, alpha: 1,
+    accumulate: false, alpha: 1, aOffset: 0, bOffset: 0,
   });
   return [
     { name: 'mlp gate_up forward', plan: linearForwardPlan(rows, 2 * inner, hidden) },

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { linearForwardPlan } from '../src/kernels/matmul.js';
 import { openRuntime, selectedRuntimes, type KernelRuntime } from './runtimes.js';
 
 const inputs = () => ({ a: new Float32Array(16), b: new Float32Array(16), c: new Float32Array(16) });
@@ -23,7 +24,7 @@ for (const runtimeName of selectedRuntimes()) {
     test('device still works after a validation error', async () => {
       const outputs = await runtime.run({
         op: 'matmul',
-        params: { plan: { M: 1, N: 1, K: 2, batch: 1, aStrideM: 2, aStrideK: 1, aStrideBatch: 0, bStrideK: 1, bStrideN: 2, bStrideBatch: 0, accumulate: false, alpha: 1 }, variant: 'registers' },
+        params: { plan: linearForwardPlan(1, 1, 2), variant: 'registers' },
         inputs: { a: new Float32Array([2, 3]), b: new Float32Array([5, 7]), c: new Float32Array([0]) },
       });
       expect(Array.from(outputs.c)).toEqual([31]);

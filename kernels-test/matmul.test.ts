@@ -43,7 +43,7 @@ function tokenMixingPlan(batch: number, rows: number, length: number, channels: 
     M: rows, N: channels, K: length, batch,
     aStrideM: length, aStrideK: 1, aStrideBatch: 0,
     bStrideK: channels, bStrideN: 1, bStrideBatch: length * channels,
-    accumulate: false, alpha: 1,
+    accumulate: false, alpha: 1, aOffset: 0, bOffset: 0,
   };
 }
 
@@ -54,6 +54,9 @@ const CASES: Case[] = [
   { name: 'token mixing 3x(66x97)x5', plan: tokenMixingPlan(3, 66, 97, 5) },
   { name: 'token mixing 2x(97x65)x64', plan: tokenMixingPlan(2, 97, 65, 64) },
   { name: 'scaled by alpha', plan: { ...linearForwardPlan(17, 9, 33), alpha: -0.125 } },
+  // Heads read y past its prefix slots: A starts `prefix` rows into each sequence.
+  { name: 'rows after a prefix', plan: { ...linearForwardPlan(9, 11, 16), batch: 3, aStrideBatch: 12 * 16, aOffset: 3 * 16 } },
+  { name: 'odd offsets', plan: { ...linearInputGradPlan(7, 5, 9), aOffset: 3, bOffset: 5 } },
 ];
 
 function inputsFor(plan: MatmulPlan, seed: number) {

@@ -2,8 +2,8 @@
 // Transposes are expressed through strides, so one kernel serves Y = X·Wᵀ (linear forward),
 // dX = dY·W, dW += dYᵀ·X and the token-mixing products that act along the sequence axis.
 //
-// Element (m, k) of A is a[batch·a_stride_batch + m·a_stride_m + k·a_stride_k], likewise for
-// B with (k, n). C is row-major [batch, M, N] with row stride N.
+// Element (m, k) of A is a[a_offset + batch·a_stride_batch + m·a_stride_m + k·a_stride_k],
+// likewise for B with (k, n). C is row-major [batch, M, N] with row stride N.
 
 struct Params {
   M: u32,
@@ -19,6 +19,8 @@ struct Params {
   b_stride_batch: u32,
   c_stride_batch: u32,
   alpha: f32,
+  a_offset: u32,
+  b_offset: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;        // [batch, M, K] through a_stride_*
@@ -60,8 +62,8 @@ var<workgroup> tile_b: array<f32, 1024>;  // [TILE_K (k), TILE (n)]
 fn matmul_tiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let m0 = wid.y * TILE;
   let n0 = wid.x * TILE;
-  let a_base = wid.z * p.a_stride_batch;
-  let b_base = wid.z * p.b_stride_batch;
+  let a_base = p.a_offset + wid.z * p.a_stride_batch;
+  let b_base = p.b_offset + wid.z * p.b_stride_batch;
   let thread = lid.y * 16u + lid.x;
   var acc: array<f32, 16>;
 
@@ -116,8 +118,8 @@ fn matmul_registers(
   if (!block.valid) { return; }
 
   // Rows and columns past the edge read the last valid one and are never stored.
-  let a_base = block.batch * p.a_stride_batch;
-  let b_base = block.batch * p.b_stride_batch;
+  let a_base = p.a_offset + block.batch * p.a_stride_batch;
+  let b_base = p.b_offset + block.batch * p.b_stride_batch;
   let row0 = a_base + min(block.m0, p.M - 1u) * p.a_stride_m;
   let row1 = a_base + min(block.m0 + 1u, p.M - 1u) * p.a_stride_m;
   let row2 = a_base + min(block.m0 + 2u, p.M - 1u) * p.a_stride_m;
@@ -183,7 +185,7 @@ fn store_block(block: Block, acc0: vec4f, acc1: vec4f, acc2: vec4f, acc3: vec4f)
 
 // A and B both contiguous along k (Y = X·Wᵀ): four k at a time from each of 4 rows of A
 // and 4 rows of W, 64 FMAs per 8 vec4 loads. Needs a_stride_k = b_stride_k = 1 and K,
-// a_stride_m, b_stride_n and the batch strides multiples of 4.
+// a_stride_m, b_stride_n, the batch strides and the offsets multiples of 4.
 @compute @workgroup_size(64)
 fn matmul_registers_nt4(
   @builtin(local_invocation_index) local: u32,
@@ -193,8 +195,8 @@ fn matmul_registers_nt4(
   let block = block_of(local, wid, groups);
   if (!block.valid) { return; }
 
-  let a_base = block.batch * p.a_stride_batch / 4u;
-  let b_base = block.batch * p.b_stride_batch / 4u;
+  let a_base = (p.a_offset + block.batch * p.a_stride_batch) / 4u;
+  let b_base = (p.b_offset + block.batch * p.b_stride_batch) / 4u;
   let row0 = a_base + min(block.m0, p.M - 1u) * p.a_stride_m / 4u;
   let row1 = a_base + min(block.m0 + 1u, p.M - 1u) * p.a_stride_m / 4u;
   let row2 = a_base + min(block.m0 + 2u, p.M - 1u) * p.a_stride_m / 4u;
@@ -226,8 +228,8 @@ fn matmul_registers_nt4(
 }
 
 // B contiguous along n (dX = dY·W, dW = dYᵀ·X, token mixing): one vec4 of B and four
-// scalars of A per k, 16 FMAs per 5 loads. Needs b_stride_n = 1 and N, b_stride_k and
-// b_stride_batch multiples of 4; A is read through its strides.
+// scalars of A per k, 16 FMAs per 5 loads. Needs b_stride_n = 1 and N, b_stride_k,
+// b_stride_batch and b_offset multiples of 4; A is read through its strides.
 @compute @workgroup_size(64)
 fn matmul_registers_bn4(
   @builtin(local_invocation_index) local: u32,
@@ -237,12 +239,12 @@ fn matmul_registers_bn4(
   let block = block_of(local, wid, groups);
   if (!block.valid) { return; }
 
-  let a_base = block.batch * p.a_stride_batch;
+  let a_base = p.a_offset + block.batch * p.a_stride_batch;
   let row0 = a_base + min(block.m0, p.M - 1u) * p.a_stride_m;
   let row1 = a_base + min(block.m0 + 1u, p.M - 1u) * p.a_stride_m;
   let row2 = a_base + min(block.m0 + 2u, p.M - 1u) * p.a_stride_m;
   let row3 = a_base + min(block.m0 + 3u, p.M - 1u) * p.a_stride_m;
-  let col = (block.batch * p.b_stride_batch + block.n0) / 4u;
+  let col = (p.b_offset + block.batch * p.b_stride_batch + block.n0) / 4u;
   let b_stride_k4 = p.b_stride_k / 4u;
 
   var acc0 = vec4f(0.0);

@@ -23,10 +23,10 @@ const ENTRY_POINTS: Record<MatmulVariant, string> = {
 export function matmulVariantSupports(variant: MatmulVariant, plan: MatmulPlan): boolean {
   const multipleOf4 = (...values: number[]) => values.every((value) => value % 4 === 0);
   if (variant === 'registers_nt4') {
-    return plan.aStrideK === 1 && plan.bStrideK === 1 && multipleOf4(plan.K, plan.aStrideM, plan.bStrideN, plan.aStrideBatch, plan.bStrideBatch);
+    return plan.aStrideK === 1 && plan.bStrideK === 1 && multipleOf4(plan.K, plan.aStrideM, plan.bStrideN, plan.aStrideBatch, plan.bStrideBatch, plan.aOffset, plan.bOffset);
   }
   if (variant === 'registers_bn4') {
-    return plan.bStrideN === 1 && multipleOf4(plan.N, plan.bStrideK, plan.bStrideBatch);
+    return plan.bStrideN === 1 && multipleOf4(plan.N, plan.bStrideK, plan.bStrideBatch, plan.bOffset);
   }
   return true;
 }
@@ -48,9 +48,12 @@ export interface MatmulPlan {
   bStrideBatch: number;
   accumulate: boolean;
   alpha: number;
+  /** Elements to skip at the start of A and B, for operands that start inside a tensor. */
+  aOffset: number;
+  bOffset: number;
 }
 
-const DEFAULTS = { batch: 1, aStrideBatch: 0, bStrideBatch: 0, accumulate: false, alpha: 1 };
+const DEFAULTS = { batch: 1, aStrideBatch: 0, bStrideBatch: 0, accumulate: false, alpha: 1, aOffset: 0, bOffset: 0 };
 
 /** Y[M,N] = X[M,K] · Wᵀ, with W stored [N, K] as in PyTorch. */
 export function linearForwardPlan(M: number, N: number, K: number): MatmulPlan {
@@ -69,8 +72,8 @@ export function linearWeightGradPlan(M: number, N: number, K: number): MatmulPla
 
 /** Number of elements each operand must hold for a plan. */
 export function matmulSizes(plan: MatmulPlan): { a: number; b: number; c: number } {
-  const lastA = (plan.batch - 1) * plan.aStrideBatch + (plan.M - 1) * plan.aStrideM + (plan.K - 1) * plan.aStrideK;
-  const lastB = (plan.batch - 1) * plan.bStrideBatch + (plan.K - 1) * plan.bStrideK + (plan.N - 1) * plan.bStrideN;
+  const lastA = plan.aOffset + (plan.batch - 1) * plan.aStrideBatch + (plan.M - 1) * plan.aStrideM + (plan.K - 1) * plan.aStrideK;
+  const lastB = plan.bOffset + (plan.batch - 1) * plan.bStrideBatch + (plan.K - 1) * plan.bStrideK + (plan.N - 1) * plan.bStrideN;
   return { a: lastA + 1, b: lastB + 1, c: plan.batch * plan.M * plan.N };
 }
 
@@ -82,8 +85,8 @@ export function matmulReference(plan: MatmulPlan, a: ArrayLike<number>, b: Array
       for (let n = 0; n < plan.N; n++) {
         let sum = 0;
         for (let k = 0; k < plan.K; k++) {
-          const aValue = a[batch * plan.aStrideBatch + m * plan.aStrideM + k * plan.aStrideK];
-          const bValue = b[batch * plan.bStrideBatch + k * plan.bStrideK + n * plan.bStrideN];
+          const aValue = a[plan.aOffset + batch * plan.aStrideBatch + m * plan.aStrideM + k * plan.aStrideK];
+          const bValue = b[plan.bOffset + batch * plan.bStrideBatch + k * plan.bStrideK + n * plan.bStrideN];
           sum += aValue * bValue;
         }
         const index = (batch * plan.M + m) * plan.N + n;
@@ -137,7 +140,7 @@ export class Matmul {
     checkBindingSize(name, 'B', buffers.b, sizes.b);
     checkBindingSize(name, 'C', buffers.c, sizes.c);
     const pipeline = await gpu.pipeline(`matmul.${chosen}`, wgslSources.matmul, ENTRY_POINTS[chosen]);
-    const params = gpu.createUniform(`${name}.params`, uniformWords(plan), 'uuuuuuuuuuuuf');
+    const params = gpu.createUniform(`${name}.params`, uniformWords(plan), 'uuuuuuuuuuuufuu');
     const bindGroup = gpu.bindGroup(name, pipeline, [buffers.a, buffers.b, buffers.c, params]);
     return new Matmul(gpu, name, plan, chosen, pipeline, bindGroup, params);
   }
@@ -162,7 +165,7 @@ function uniformWords(plan: MatmulPlan): number[] {
     plan.M, plan.N, plan.K, plan.batch,
     plan.aStrideM, plan.aStrideK, plan.aStrideBatch, plan.accumulate ? 1 : 0,
     plan.bStrideK, plan.bStrideN, plan.bStrideBatch, plan.M * plan.N,
-    plan.alpha,
+    plan.alpha, plan.aOffset, plan.bOffset,
   ];
 }
 

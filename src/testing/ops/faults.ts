@@ -10,7 +10,7 @@ export const faultOps: Record<string, OpHandler> = {
     withInputBuffers(gpu, request.inputs, async ({ a, b, c }) => {
       const tiled = await gpu.pipeline('matmul.tiled', wgslSources.matmul, 'matmul_tiled');
       const registers = await gpu.pipeline('matmul.registers', wgslSources.matmul, 'matmul_registers');
-      const params = gpu.createUniform('fault.params', new Array(13).fill(1), 'uuuuuuuuuuuuf');
+      const params = gpu.createUniform('fault.params', new Array(15).fill(1), 'uuuuuuuuuuuufuu');
       const foreign = gpu.bindGroup('fault.foreign-bind-group', registers, [a, b, c, params]);
       gpu.dispatch('fault.mismatched-layout', tiled, foreign, 1);
       try {
