@@ -1,0 +1,151 @@
+import { describe, expect, test } from 'vitest';
+import { parseSafetensors, serializeSafetensors, type WritableTensor } from '../src/io/safetensors.js';
+import { CONFIG_METADATA_KEY, decodeModelCheckpoint, encodeModelCheckpoint } from '../src/model/checkpoint.js';
+import { trmConfig } from '../src/model/config.js';
+import { initializeParameters } from '../src/model/init.js';
+import { denseLayout, tensorSpecs, LM_HEAD, Q_HEAD_BIAS } from '../src/model/parameters.js';
+
+const mlp = trmConfig('test-tiny');
+const att = trmConfig('test-tiny', { variant: 'att' });
+
+/** Re-serialises a checkpoint's tensors under a transformed name, dtype or shape. */
+function rewrite(bytes: Uint8Array, change: (name: string, tensor: WritableTensor) => [string, WritableTensor] | null, keepMetadata = true): Uint8Array {
+  const contents = parseSafetensors(bytes);
+  const tensors = new Map<string, WritableTensor>();
+  for (const [name, tensor] of contents.tensors) {
+    const changed = change(name, { shape: tensor.shape, data: tensor.data as Float32Array });
+    if (changed) tensors.set(changed[0], changed[1]);
+  }
+  return serializeSafetensors(tensors, keepMetadata ? contents.metadata : {});
+}
+
+/** Rounds float32 values to bfloat16 bits, stored in the upper half of each value. */
+function toBf16Bytes(data: Float32Array): Uint8Array {
+  const words = new Uint32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  const out = new Uint16Array(words.length);
+  for (let i = 0; i < words.length; i++) out[i] = words[i] >>> 16;
+  return new Uint8Array(out.buffer);
+}
+
+describe('model checkpoint', () => {
+  test.each([mlp, att])('round trip keeps every tensor ($variant)', (config) => {
+    const params = initializeParameters(config, 7);
+    const decoded = decodeModelCheckpoint(encodeModelCheckpoint(config, params, { step: '12' }), 'memory');
+
+    expect(decoded.config).toEqual(config);
+    expect(decoded.metadata.step).toBe('12');
+    expect(Array.from(decoded.params.dense)).toEqual(Array.from(params.dense));
+    expect(Array.from(decoded.params.puzzleEmb)).toEqual(Array.from(params.puzzleEmb));
+    expect(Array.from(decoded.params.hInit)).toEqual(Array.from(params.hInit));
+    expect(Array.from(decoded.params.lInit)).toEqual(Array.from(params.lInit));
+  });
+
+  test('tensor names are the reference state_dict names', () => {
+    const bytes = encodeModelCheckpoint(mlp, initializeParameters(mlp, 1));
+    const names = [...parseSafetensors(bytes).tensors.keys()].sort();
+    expect(names).toEqual(tensorSpecs(mlp).map((spec) => spec.name).sort());
+    expect(names).toContain('L_level.layers.0.mlp_t.gate_up_proj.weight');
+    expect(names).toContain('q_head.bias');
+  });
+
+  test.each(['model.inner.', '_orig_mod.model.inner.'])('accepts the %s prefix', (prefix) => {
+    const params = initializeParameters(mlp, 3);
+    const bytes = rewrite(encodeModelCheckpoint(mlp, params), (name, tensor) => [prefix + name, tensor]);
+    const decoded = decodeModelCheckpoint(bytes, 'prefixed');
+    expect(Array.from(decoded.params.dense)).toEqual(Array.from(params.dense));
+  });
+
+  test('converts bf16 tensors to f32', () => {
+    const params = initializeParameters(mlp, 4);
+    const encoded = encodeModelCheckpoint(mlp, params);
+    const contents = parseSafetensors(encoded);
+    const lmHead = contents.tensors.get(LM_HEAD)?.data as Float32Array;
+
+    // The serializer writes only F32 and I32, so the BF16 file is built by hand.
+    const rebuilt = buildWithRawTensor(encoded, LM_HEAD, 'BF16', toBf16Bytes(lmHead));
+    const decoded = decodeModelCheckpoint(rebuilt, 'bf16');
+
+    const slot = denseLayout(mlp).byName.get(LM_HEAD);
+    const loaded = decoded.params.dense.subarray(slot!.offset, slot!.offset + slot!.size);
+    for (let i = 0; i < lmHead.length; i++) {
+      expect(Math.abs(loaded[i] - lmHead[i]), `element ${i}`).toBeLessThanOrEqual(Math.abs(lmHead[i]) * 2 ** -7);
+    }
+  });
+
+  test('rejects a wrong shape by tensor name', () => {
+    const bytes = rewrite(encodeModelCheckpoint(mlp, initializeParameters(mlp, 1)), (name, tensor) =>
+      name === Q_HEAD_BIAS ? [name, { shape: [3], data: new Float32Array(3) }] : [name, tensor],
+    );
+    expect(() => decodeModelCheckpoint(bytes, 'bad.safetensors')).toThrow(/invalid checkpoint bad\.safetensors: tensor 'q_head\.bias' has shape \[3\], expected \[2\]/);
+  });
+
+  test('rejects a missing tensor', () => {
+    const bytes = rewrite(encodeModelCheckpoint(mlp, initializeParameters(mlp, 1)), (name, tensor) => (name === LM_HEAD ? null : [name, tensor]));
+    expect(() => decodeModelCheckpoint(bytes, 'x')).toThrow(/tensor 'lm_head\.weight' is missing/);
+  });
+
+  test('rejects an unknown tensor', () => {
+    const bytes = rewrite(encodeModelCheckpoint(mlp, initializeParameters(mlp, 1)), (name, tensor) => [name === LM_HEAD ? 'lm_head.weights' : name, tensor]);
+    expect(() => decodeModelCheckpoint(bytes, 'x')).toThrow(/unexpected tensors for a mlp model: lm_head\.weights/);
+  });
+
+  test('rejects attention tensors for an mlp config', () => {
+    const bytes = rewrite(encodeModelCheckpoint(att, initializeParameters(att, 1)), (name, tensor) => [name, tensor], false);
+    expect(() => decodeModelCheckpoint(bytes, 'x', mlp)).toThrow(/unexpected tensors for a mlp model: L_level\.layers\.0\.self_attn/);
+  });
+
+  test('needs a config when the file has none', () => {
+    const bytes = rewrite(encodeModelCheckpoint(mlp, initializeParameters(mlp, 1)), (name, tensor) => [name, tensor], false);
+    expect(() => decodeModelCheckpoint(bytes, 'x')).toThrow(new RegExp(`has no '${CONFIG_METADATA_KEY}' metadata`));
+    expect(decodeModelCheckpoint(bytes, 'x', mlp).config).toEqual(mlp);
+  });
+
+  test('rejects a requested config with other shapes', () => {
+    const bytes = encodeModelCheckpoint(mlp, initializeParameters(mlp, 1));
+    expect(() => decodeModelCheckpoint(bytes, 'x', { ...mlp, hidden: 16 })).toThrow(/hidden 8 in the file, 16 requested/);
+  });
+
+  test('rejects NaN weights', () => {
+    const params = initializeParameters(mlp, 1);
+    params.dense[5] = Number.NaN;
+    expect(() => decodeModelCheckpoint(encodeModelCheckpoint(mlp, params), 'x')).toThrow(/contains NaN at element 5/);
+  });
+
+  test('rejects a truncated file', () => {
+    const bytes = encodeModelCheckpoint(mlp, initializeParameters(mlp, 1));
+    expect(() => decodeModelCheckpoint(bytes.subarray(0, bytes.length - 10), 'cut.safetensors')).toThrow(/invalid checkpoint cut\.safetensors/);
+  });
+});
+
+/** Rebuilds a safetensors file with one tensor replaced by raw bytes of another dtype. */
+function buildWithRawTensor(original: Uint8Array, name: string, dtype: string, raw: Uint8Array): Uint8Array {
+  const view = new DataView(original.buffer, original.byteOffset);
+  const headerLength = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(original.subarray(8, 8 + headerLength))) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const data = original.subarray(8 + headerLength);
+
+  const names = Object.keys(header).filter((key) => key !== '__metadata__').sort((a, b) => header[a].data_offsets[0] - header[b].data_offsets[0]);
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const key of names) {
+    const entry = header[key];
+    const bytes = key === name ? raw : data.subarray(entry.data_offsets[0], entry.data_offsets[1]);
+    if (key === name) entry.dtype = dtype;
+    entry.data_offsets = [offset, offset + bytes.length];
+    offset += bytes.length;
+    chunks.push(bytes);
+  }
+
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + padded + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.fill(0x20, 8, 8 + padded);
+  out.set(json, 8);
+  let position = 8 + padded;
+  for (const chunk of chunks) {
+    out.set(chunk, position);
+    position += chunk.length;
+  }
+  return out;
+}
