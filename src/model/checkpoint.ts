@@ -88,14 +88,14 @@ export async function loadModelCheckpoint(path: string, config?: TrmConfig): Pro
   return decodeModelCheckpoint(bytes, path, config);
 }
 
-/** Fields that decide tensor shapes; a given config and the file's must agree on these. */
+/** Fields that decide tensor shapes; a requested config and the file's must agree on these. */
 const SHAPE_FIELDS = ['variant', 'hidden', 'heads', 'headDim', 'expansion', 'blocks', 'vocab', 'seqLen', 'puzzleEmbSlots', 'numPuzzleIds'] as const;
 
-function resolveConfig(source: string, metadata: Record<string, string>, given?: TrmConfig): TrmConfig {
+function resolveConfig(source: string, metadata: Record<string, string>, requested?: TrmConfig): TrmConfig {
   const text = metadata[CONFIG_METADATA_KEY];
   if (text === undefined) {
-    if (!given) throw new CheckpointError(source, `has no '${CONFIG_METADATA_KEY}' metadata; pass the model config explicitly (e.g. --config paper-mlp)`);
-    return given;
+    if (!requested) throw new CheckpointError(source, `has no '${CONFIG_METADATA_KEY}' metadata; pass the model config explicitly (e.g. --config paper-mlp)`);
+    return requested;
   }
 
   let stored: TrmConfig;
@@ -105,10 +105,10 @@ function resolveConfig(source: string, metadata: Record<string, string>, given?:
   } catch (cause) {
     throw new CheckpointError(source, `metadata '${CONFIG_METADATA_KEY}' is not a valid model config: ${(cause as Error).message}`);
   }
-  if (given) {
-    const mismatched = SHAPE_FIELDS.filter((field) => given[field] !== stored[field]);
+  if (requested) {
+    const mismatched = SHAPE_FIELDS.filter((field) => requested[field] !== stored[field]);
     if (mismatched.length > 0) {
-      const details = mismatched.map((field) => `${field} ${stored[field]} in the file, ${given[field]} requested`).join('; ');
+      const details = mismatched.map((field) => `${field} ${stored[field]} in the file, ${requested[field]} requested`).join('; ');
       throw new CheckpointError(source, `its config does not match the requested one: ${details}`);
     }
   }
