@@ -89,7 +89,7 @@ export async function loadModelCheckpoint(path: string, config?: TrmConfig): Pro
 }
 
 /** Fields that decide tensor shapes; a requested config and the file's must agree on these. */
-const SHAPE_FIELDS = ['variant', 'hidden', 'heads', 'headDim', 'expansion', 'blocks', 'vocab', 'seqLen', 'puzzleEmbSlots', 'numPuzzleIds'] as const;
+const SHAPE_FIELDS = ['variant', 'hidden', 'heads', 'headDim', 'expansion', 'swigluMultiple', 'blocks', 'vocab', 'seqLen', 'puzzleEmbSlots', 'numPuzzleIds'] as const;
 
 function resolveConfig(source: string, metadata: Record<string, string>, requested?: TrmConfig): TrmConfig {
   const text = metadata[CONFIG_METADATA_KEY];

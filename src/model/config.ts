@@ -18,8 +18,13 @@ export interface TrmConfig {
   /** Attention heads. The mlp variant has no attention and ignores heads and headDim. */
   heads: number;
   headDim: number;
-  /** SwiGLU expansion factor, applied before the 2/3 factor and the rounding to 256. */
+  /** SwiGLU expansion factor, applied before the 2/3 factor and the rounding up to swigluMultiple. */
   expansion: number;
+  /**
+   * SwiGLU inner widths are rounded up to a multiple of this: 256 in the reference. Tiny
+   * models use a smaller one, since rounding 43 up to 256 would make them several times slower.
+   */
+  swigluMultiple: number;
   /** Blocks in the one shared network (L_layers). */
   blocks: number;
   /** n: latent updates z ← net(z, y + x) per recursion (L_cycles). */
@@ -73,6 +78,7 @@ const PAPER_SUDOKU: TrmConfig = {
   heads: 8,
   headDim: 64,
   expansion: 4,
+  swigluMultiple: 256,
   blocks: 2,
   latentSteps: 6,
   recursions: 3,
@@ -104,6 +110,7 @@ const PAPER_SUDOKU: TrmConfig = {
 const TINY_SUDOKU: TrmConfig = {
   ...PAPER_SUDOKU,
   hidden: 64,
+  swigluMultiple: 16,
   heads: 4,
   headDim: 16,
   latentSteps: 3,
@@ -126,6 +133,7 @@ const TINY_SUDOKU: TrmConfig = {
 const TEST_TINY: TrmConfig = {
   ...PAPER_SUDOKU,
   hidden: 8,
+  swigluMultiple: 8,
   heads: 2,
   headDim: 4,
   latentSteps: 2,
@@ -178,18 +186,18 @@ function roundHalfEven(x: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-/** SwiGLU inner width for a layer of `width`: round(expansion·width·2/3) rounded up to a multiple of 256. */
-export function swigluInnerWidth(width: number, expansion: number): number {
+/** SwiGLU inner width for a layer of `width`: round(expansion·width·2/3) rounded up to a multiple of `multiple`. */
+export function swigluInnerWidth(width: number, expansion: number, multiple = 256): number {
   const inner = roundHalfEven((expansion * width * 2) / 3);
-  return Math.ceil(inner / 256) * 256;
+  return Math.ceil(inner / multiple) * multiple;
 }
 
 export function trmSizes(config: TrmConfig): TrmSizes {
   const totalSeqLen = config.puzzleEmbSlots + config.seqLen;
   return {
     totalSeqLen,
-    inner: swigluInnerWidth(config.hidden, config.expansion),
-    tokenInner: config.variant === 'mlp' ? swigluInnerWidth(totalSeqLen, config.expansion) : 0,
+    inner: swigluInnerWidth(config.hidden, config.expansion, config.swigluMultiple),
+    tokenInner: config.variant === 'mlp' ? swigluInnerWidth(totalSeqLen, config.expansion, config.swigluMultiple) : 0,
   };
 }
 
@@ -213,7 +221,7 @@ export function validateConfig(config: TrmConfig): void {
   }
 
   const positiveIntegers = [
-    'hidden', 'heads', 'headDim', 'blocks', 'latentSteps', 'recursions', 'maxSupervisionSteps',
+    'hidden', 'heads', 'headDim', 'swigluMultiple', 'blocks', 'latentSteps', 'recursions', 'maxSupervisionSteps',
     'vocab', 'seqLen', 'puzzleEmbSlots', 'numPuzzleIds', 'batch',
   ] as const;
   for (const field of positiveIntegers) {
