@@ -4,6 +4,7 @@ import { CONFIG_METADATA_KEY, decodeModelCheckpoint, encodeModelCheckpoint } fro
 import { trmConfig } from '../src/model/config.js';
 import { initializeParameters } from '../src/model/init.js';
 import { denseLayout, tensorSpecs, LM_HEAD, Q_HEAD_BIAS } from '../src/model/parameters.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/train/state.js';
 
 const mlp = trmConfig('test-tiny');
 const att = trmConfig('test-tiny', { variant: 'att' });
@@ -149,3 +150,36 @@ function buildWithRawTensor(original: Uint8Array, name: string, dtype: string, r
   }
   return out;
 }
+
+describe('training checkpoint', () => {
+  const params = initializeParameters(mlp, 5);
+  const length = params.dense.length;
+  const snapshot = {
+    step: 42,
+    params,
+    ema: params.dense.map((value) => value * 0.5),
+    adamM: new Float32Array(length).fill(0.25),
+    adamV: new Float32Array(length).fill(0.125),
+  };
+
+  test('round trip restores the whole state', () => {
+    const saved = decodeCheckpoint(encodeCheckpoint(mlp, snapshot, { epoch: 3, position: 17 }), 'run');
+    expect(saved.snapshot.step).toBe(42);
+    expect(saved.batcher).toEqual({ epoch: 3, position: 17 });
+    expect(Array.from(saved.snapshot.params.dense)).toEqual(Array.from(params.dense));
+    expect(Array.from(saved.snapshot.ema)).toEqual(Array.from(snapshot.ema));
+    expect(Array.from(saved.snapshot.adamM)).toEqual(Array.from(snapshot.adamM));
+    expect(Array.from(saved.snapshot.adamV)).toEqual(Array.from(snapshot.adamV));
+  });
+
+  test('model loader reads the EMA weights', () => {
+    const model = decodeModelCheckpoint(encodeCheckpoint(mlp, snapshot, { epoch: 0, position: 0 }), 'run');
+    expect(Array.from(model.params.dense)).toEqual(Array.from(snapshot.ema));
+    expect(model.metadata.weights).toBe('ema');
+  });
+
+  test('model-only file cannot be resumed', () => {
+    const bytes = encodeModelCheckpoint(mlp, params, { step: '1' });
+    expect(() => decodeCheckpoint(bytes, 'model.safetensors')).toThrow(/tensor 'train\.params\.dense' is missing, so this is a model without training state/);
+  });
+});

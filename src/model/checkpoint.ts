@@ -12,6 +12,12 @@ export const CONFIG_METADATA_KEY = 'trm_config';
 export const FORMAT_METADATA_KEY = 'format';
 export const CHECKPOINT_FORMAT = 'trm-webgpu/model/1';
 
+/**
+ * Prefix of the training state (raw weights, optimizer moments) that training checkpoints
+ * carry beside the model; loading a model ignores these tensors.
+ */
+export const TRAINING_STATE_PREFIX = 'train.';
+
 /** Prefixes of the reference checkpoints' tensor names, longest first. */
 const REFERENCE_PREFIXES = ['_orig_mod.model.inner.', 'model.inner.'];
 
@@ -27,10 +33,17 @@ export interface ModelCheckpoint {
   params: TrmParameters;
   /** Every metadata entry of the file, the config included. */
   metadata: Record<string, string>;
+  /** Every tensor of the file as stored, training state included. */
+  tensors: ReadonlyMap<string, SafetensorsTensor>;
 }
 
 /** Serialises a model's tensors with its config; `metadata` adds entries such as the step. */
-export function encodeModelCheckpoint(config: TrmConfig, params: TrmParameters, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeModelCheckpoint(
+  config: TrmConfig,
+  params: TrmParameters,
+  metadata: Record<string, string> = {},
+  extraTensors: ReadonlyMap<string, WritableTensor> = new Map(),
+): Uint8Array {
   validateConfig(config);
   const layout = denseLayout(config);
   if (params.dense.length !== layout.length) {
@@ -44,6 +57,10 @@ export function encodeModelCheckpoint(config: TrmConfig, params: TrmParameters, 
   tensors.set(PUZZLE_EMBEDDING, { shape: [config.numPuzzleIds, config.hidden], data: params.puzzleEmb });
   tensors.set(H_INIT, { shape: [config.hidden], data: params.hInit });
   tensors.set(L_INIT, { shape: [config.hidden], data: params.lInit });
+  for (const [name, tensor] of extraTensors) {
+    if (!name.startsWith(TRAINING_STATE_PREFIX)) throw new Error(`extra checkpoint tensor '${name}' must start with '${TRAINING_STATE_PREFIX}'`);
+    tensors.set(name, tensor);
+  }
 
   return serializeSafetensors(tensors, {
     ...metadata,
@@ -67,9 +84,9 @@ export function decodeModelCheckpoint(bytes: Uint8Array, source: string, config?
   }
 
   const resolved = resolveConfig(source, contents.metadata, config);
-  const tensors = stripPrefixes(source, contents.tensors);
-  const params = collectParameters(source, resolved, tensors);
-  return { config: resolved, params, metadata: contents.metadata };
+  const modelTensors = new Map([...contents.tensors].filter(([name]) => !name.startsWith(TRAINING_STATE_PREFIX)));
+  const params = collectParameters(source, resolved, stripPrefixes(source, modelTensors));
+  return { config: resolved, params, metadata: contents.metadata, tensors: contents.tensors };
 }
 
 export async function saveModelCheckpoint(path: string, config: TrmConfig, params: TrmParameters, metadata: Record<string, string> = {}): Promise<void> {
