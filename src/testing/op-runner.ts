@@ -10,6 +10,7 @@ import { faultOps } from './ops/faults.js';
 import { lossesOps } from './ops/losses.js';
 import { matmulOps } from './ops/matmul.js';
 import { mlpOps } from './ops/mlp.js';
+import { modelOps } from './ops/model.js';
 import { optimizerOps } from './ops/optimizer.js';
 
 export type { OpOutputs, OpRequest } from './ops/common.js';
@@ -27,6 +28,7 @@ const handlers: Record<string, OpHandler> = {
   ...lossesOps,
   ...embeddingOps,
   ...optimizerOps,
+  ...modelOps,
   ...faultOps,
 };
 
