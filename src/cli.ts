@@ -1,56 +1,50 @@
 #!/usr/bin/env node
 // The `trm` command line.
-import { parseArgs } from 'node:util';
-import { selfCheck, type Runtime } from './self-check.js';
+import { defaultTask } from './cli/default-task.js';
+import { evalCommand, EVAL_USAGE } from './cli/eval.js';
+import { UsageError } from './cli/options.js';
+import { solveCommand, SOLVE_USAGE } from './cli/solve.js';
+import { trainCommand, TRAIN_USAGE } from './cli/train.js';
+import { checkCommand, CHECK_USAGE } from './cli/check.js';
 
 const USAGE = `Usage: trm [command] [options]
 
 Commands:
-  check      Create a WebGPU device, print the adapter, and run every matmul variant
-             against the float64 reference (the default command)
+  (none)     The built-in default task: train a small TRM on generated 4×4 Sudoku,
+             evaluate it on 1000 held-out puzzles, and solve one step by step
+  train      Train on Sudoku data or generated puzzles
+  eval       Score a checkpoint on Sudoku puzzles
+  solve      Show the recursion on one puzzle
+  check      Print the WebGPU adapter and check the matmul kernels against float64
   help       Show this text
 
-Options:
-  --runtime auto|node|browser
-             Where kernels run: 'node' uses Dawn in this process, 'browser' a headless
-             Chromium page (needs Chromium installed), 'auto' (default) tries node
-  -h, --help Show this text`;
+Run 'trm COMMAND --help' for a command's options. DEBUG=0…3 sets the log detail.`;
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
+  train: { run: trainCommand, usage: TRAIN_USAGE },
+  eval: { run: evalCommand, usage: EVAL_USAGE },
+  solve: { run: solveCommand, usage: SOLVE_USAGE },
+  check: { run: checkCommand, usage: CHECK_USAGE },
+};
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      runtime: { type: 'string', default: 'auto' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-
-  const command = positionals[0] ?? 'check';
-  if (values.help || command === 'help') {
+  const [name, ...rest] = argv;
+  if (name === undefined) return defaultTask();
+  if (name === 'help' || name === '--help' || name === '-h') {
     console.log(USAGE);
     return 0;
   }
-  if (command !== 'check') {
-    console.error(`trm: unknown command '${command}'; run 'trm help' for the list`);
-    return 2;
-  }
 
-  const runtime = values.runtime as string;
-  if (runtime !== 'auto' && runtime !== 'node' && runtime !== 'browser') {
-    console.error(`trm: invalid --runtime '${runtime}'; expected auto, node or browser`);
-    return 2;
-  }
-
-  const report = await selfCheck(runtime as Runtime);
-  for (const line of report.lines) console.log(line);
-  return report.ok ? 0 : 1;
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command '${name}'; run 'trm help' for the list`);
+  return command.run(rest);
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (error: Error) => {
+  (error: Error & { code?: string }) => {
     console.error(`trm: ${error.message}`);
-    process.exit(1);
+    const usageError = error instanceof UsageError || Boolean(error.code?.startsWith('ERR_PARSE_ARGS'));
+    process.exit(usageError ? 2 : 1);
   },
 );

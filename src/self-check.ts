@@ -7,7 +7,7 @@ import { runOp, runWireOp, type OpRequest } from './testing/op-runner.js';
 import { fromWire, toWire } from './testing/wire.js';
 import type { AdapterSummary } from './gpu/gpu.js';
 
-export type Runtime = 'auto' | 'node' | 'browser';
+export type Runtime = 'node' | 'browser';
 
 export interface SelfCheckReport {
   ok: boolean;

@@ -1,0 +1,35 @@
+// Parsing helpers shared by the `trm` commands: every invalid value becomes a UsageError,
+// which the entry point prints as one line and exits with status 2.
+import { SUDOKU_4X4, SUDOKU_6X6, SUDOKU_9X9, type SudokuGeometry } from '../data/sudoku.js';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function integerOption(name: string, value: string | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min) throw new UsageError(`invalid --${name} '${value}': expected an integer ≥ ${min}`);
+  return parsed;
+}
+
+export function numberOption(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < min || parsed > max) throw new UsageError(`invalid --${name} '${value}': expected a number from ${min} to ${max}`);
+  return parsed;
+}
+
+export function choiceOption<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!choices.includes(value as T)) throw new UsageError(`invalid --${name} '${value}': expected ${choices.join(', ')}`);
+  return value as T;
+}
+
+export function geometryOption(value: string | undefined): SudokuGeometry {
+  const size = choiceOption('size', value, ['4', '6', '9'], '4');
+  return size === '4' ? SUDOKU_4X4 : size === '6' ? SUDOKU_6X6 : SUDOKU_9X9;
+}
