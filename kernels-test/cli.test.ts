@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { generateSudokuSet } from '../src/data/generator.js';
 import { formatGrid, puzzleAt, answerAt, SUDOKU_4X4 } from '../src/data/sudoku.js';
-import { parseSafetensors } from '../src/io/safetensors.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'src', 'cli.js');
@@ -75,6 +75,34 @@ describe('trm command line', () => {
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     // An untrained model may still predict blanks, printed as 0.
     expect(result.stdout).toMatch(/^answer: [0-4]{16}$/m);
+  });
+
+  test('trace writes every step tensor', () => {
+    const inputs = Int32Array.from({ length: 2 * 16 }, (_, i) => 1 + (i % 5));
+    const labels = Int32Array.from({ length: 2 * 16 }, (_, i) => 2 + (i % 4));
+    writeFileSync(join(work, 'batch.safetensors'), serializeSafetensors({
+      inputs: { shape: [2, 16], data: inputs },
+      labels: { shape: [2, 16], data: labels },
+      puzzle_identifiers: { shape: [2], data: new Int32Array(2) },
+    }));
+    const result = trm(['trace', '--checkpoint', 'run-a/last.safetensors', '--batch', 'batch.safetensors', '--out', 'trace.safetensors', '--steps', '2']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+
+    const trace = parseSafetensors(readFileSync(join(work, 'trace.safetensors'))).tensors;
+    expect(trace.get('step2.logits')?.shape).toEqual([2, 16, 6]);
+    expect(trace.get('step1.q_halt_logits')?.shape).toEqual([2]);
+    expect(trace.get('step2.loss')?.shape).toEqual([1]);
+    expect(Number.isFinite((trace.get('step2.loss')?.data as Float32Array)[0])).toBe(true);
+    expect(trace.get('step1.grad.lm_head.weight')?.shape).toEqual([6, 32]);
+    expect(trace.get('step1.grad.puzzle_emb.weights')?.shape).toEqual([1, 32]);
+    expect(trace.get('step2.param.H_init')?.shape).toEqual([32]);
+    expect(trace.get('step2.ema.L_level.layers.1.mlp.down_proj.weight')).toBeDefined();
+
+    // Each step's optimizer update changes the parameters.
+    const before = trace.get('step1.param.lm_head.weight')?.data as Float32Array;
+    const after = trace.get('step2.param.lm_head.weight')?.data as Float32Array;
+    expect(Array.from(after)).not.toEqual(Array.from(before));
   });
 
   test('resume continues the same run', () => {

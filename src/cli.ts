@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // The `trm` command line.
 import { defaultTask } from './cli/default-task.js';
-import { evalCommand, EVAL_USAGE } from './cli/eval.js';
+import { evalCommand } from './cli/eval.js';
 import { UsageError } from './cli/options.js';
-import { solveCommand, SOLVE_USAGE } from './cli/solve.js';
-import { trainCommand, TRAIN_USAGE } from './cli/train.js';
-import { checkCommand, CHECK_USAGE } from './cli/check.js';
+import { solveCommand } from './cli/solve.js';
+import { trainCommand } from './cli/train.js';
+import { checkCommand } from './cli/check.js';
+import { traceCommand } from './cli/trace.js';
 
 const USAGE = `Usage: trm [command] [options]
 
@@ -15,16 +16,18 @@ Commands:
   train      Train on Sudoku data or generated puzzles
   eval       Score a checkpoint on Sudoku puzzles
   solve      Show the recursion on one puzzle
+  trace      Write logits, losses, gradients and parameters of K steps on one batch
   check      Print the WebGPU adapter and check the matmul kernels against float64
   help       Show this text
 
 Run 'trm COMMAND --help' for a command's options. DEBUG=0…3 sets the log detail.`;
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
-  train: { run: trainCommand, usage: TRAIN_USAGE },
-  eval: { run: evalCommand, usage: EVAL_USAGE },
-  solve: { run: solveCommand, usage: SOLVE_USAGE },
-  check: { run: checkCommand, usage: CHECK_USAGE },
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  train: trainCommand,
+  eval: evalCommand,
+  solve: solveCommand,
+  check: checkCommand,
+  trace: traceCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -37,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
 
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command '${name}'; run 'trm help' for the list`);
-  return command.run(rest);
+  return command(rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -339,6 +339,12 @@ export class TrmTrainer {
     this.stepCount = state.step ?? 0;
   }
 
+  /** Reads the last training step's logits [batch, seqLen, vocab]. */
+  async readLogits(): Promise<Float32Array> {
+    this.checkOpen('readLogits');
+    return this.gpu.readFloat32(this.train.logits, this.config.batch * this.config.seqLen * this.config.vocab);
+  }
+
   /** Reads the last step's gradients: dense [layout.length] and each slot's puzzle-row gradient [batch, hidden]. */
   async readGradients(): Promise<{ grads: Float32Array; dPuzzleEmb: Float32Array }> {
     this.checkOpen('readGradients');
