@@ -200,7 +200,7 @@ for (const runtimeName of selectedRuntimes()) {
     test('short qkv buffer rejected by name', async () => {
       const shape = { batch: 2, seq: 5, heads: 2, headDim: 8 };
       const run = runForward(shape, 'tiled', new Float32Array(attentionSizes(shape).qkv - 4));
-      await expect(run).rejects.toThrow(/attention 'attention\.forward\.tiled': qkv needs 480 f32 values/);
+      await expect(run).rejects.toThrow(/attention 'attention\.forward\.tiled': operand qkv needs 480 32-bit values/);
     });
 
     for (const variant of ATTENTION_VARIANTS) {

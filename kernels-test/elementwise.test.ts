@@ -134,7 +134,7 @@ for (const runtimeName of selectedRuntimes()) {
 
     test('add names the short operand', async () => {
       const run = runtime.run({ op: 'elementwise.add', params: { length: 20 }, inputs: { a: new Float32Array(20), b: new Float32Array(16) } });
-      await expect(run).rejects.toThrow(/add 'elementwise.add': operand b needs 20 f32 values/);
+      await expect(run).rejects.toThrow(/add 'elementwise.add': operand b needs 20 32-bit values/);
     });
 
     // Lengths around one block (1024), one pass of blocks (2²⁰) and a million.

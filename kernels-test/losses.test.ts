@@ -206,7 +206,7 @@ for (const runtimeName of selectedRuntimes()) {
     test('undersized logits buffer is rejected', async () => {
       const config: CrossEntropyConfig = { kind: 'stablemax', batch: 2, seq: 9, vocab: 11, lossScale: 0.5 };
       const run = runCrossEntropy(runtime, config, new Float32Array(2 * 9 * 10), new Int32Array(18));
-      await expect(run).rejects.toThrow(/cross-entropy 'cross-entropy\.stablemax': logits needs 198 32-bit values/);
+      await expect(run).rejects.toThrow(/cross-entropy 'cross-entropy\.stablemax': operand logits needs 198 32-bit values/);
     });
 
     test.each([1, 63, 64, 65, 130, 768])('bce with logits: batch %i', async (batch) => {

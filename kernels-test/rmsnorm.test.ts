@@ -141,7 +141,7 @@ for (const runtimeName of selectedRuntimes()) {
       const shape: RmsNormShape = { axis: 'middle', batch: 2, length: 3, channels: 8 };
       const x = new Float32Array(48);
       const run = runtime.run({ op: 'rmsnorm.backward', params: { shape }, inputs: { dY: x, y: x, rstd: new Float32Array(12) } });
-      await expect(run).rejects.toThrow(/rmsnorm backward 'rmsnorm.backward': operand rstd needs 16 f32 values/);
+      await expect(run).rejects.toThrow(/rmsnorm backward 'rmsnorm.backward': operand rstd needs 16 32-bit values/);
     });
   });
 }

@@ -127,7 +127,7 @@ for (const runtimeName of selectedRuntimes()) {
     test('short gateUp names the operand', async () => {
       const shape: SwigluShape = { axis: 'last', rows: 2, inner: 4 };
       const run = runtime.run({ op: 'swiglu.forward', params: { shape }, inputs: { gateUp: new Float32Array(12) } });
-      await expect(run).rejects.toThrow(/swiglu forward 'swiglu.forward': operand gateUp needs 16 f32 values/);
+      await expect(run).rejects.toThrow(/swiglu forward 'swiglu.forward': operand gateUp needs 16 32-bit values/);
     });
   });
 }

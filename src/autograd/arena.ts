@@ -6,7 +6,7 @@
 // previous step's requests binds the same buffers. Every op and bind group of such a step is
 // then found in the cache, and neither memory nor the op count grows after the first step.
 import type { Gpu, StorageBinding } from '../gpu/gpu.js';
-import { bufferRange, type BufferRange } from '../kernels/elementwise.js';
+import { bufferRange, type BufferRange } from '../gpu/bindings.js';
 
 /** A kernel op bound to its buffers: encode() records it, destroy() frees its uniforms. */
 export interface BoundOp {

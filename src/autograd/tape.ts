@@ -3,7 +3,8 @@
 // backward kernels, and backward() runs the closures in reverse order. Pooled tensors are
 // reference-counted, so a saved activation returns to the pool once the last closure that
 // reads it has run, and tidy() scopes return the temporaries of a forward pass.
-import { Add, type BufferRange } from '../kernels/elementwise.js';
+import { Add } from '../kernels/elementwise.js';
+import { type BufferRange } from '../gpu/bindings.js';
 import type { Arena } from './arena.js';
 
 export class Tensor {

@@ -2,6 +2,7 @@
 // the forward and backward passes, and the WebGPU ops.
 import { wgslSources } from '../generated/wgsl.js';
 import { ShapeError } from '../gpu/errors.js';
+import { requireElements } from '../gpu/bindings.js';
 import { Gpu, type StorageBinding } from '../gpu/gpu.js';
 
 export type AttentionVariant = 'tiled' | 'registers';
@@ -189,9 +190,9 @@ export class AttentionForward {
   ): Promise<AttentionForward> {
     validateAttentionShape(name, shape, variant);
     const sizes = attentionSizes(shape);
-    checkBindingSize(`attention '${name}'`, 'qkv', buffers.qkv, sizes.qkv);
-    checkBindingSize(`attention '${name}'`, 'out', buffers.out, sizes.out);
-    checkBindingSize(`attention '${name}'`, 'logsumexp', buffers.logsumexp, sizes.logsumexp);
+    requireElements(`attention '${name}'`, 'qkv', buffers.qkv, sizes.qkv);
+    requireElements(`attention '${name}'`, 'out', buffers.out, sizes.out);
+    requireElements(`attention '${name}'`, 'logsumexp', buffers.logsumexp, sizes.logsumexp);
 
     const pipeline = await attentionPipeline(gpu, `attention_forward_${variant}`, shape);
     const params = attentionParams(gpu, name, shape);
@@ -233,11 +234,11 @@ export class AttentionBackward {
   ): Promise<AttentionBackward> {
     validateAttentionShape(name, shape, variant);
     const sizes = attentionSizes(shape);
-    checkBindingSize(`attention backward '${name}'`, 'qkv', buffers.qkv, sizes.qkv);
-    checkBindingSize(`attention backward '${name}'`, 'out', buffers.out, sizes.out);
-    checkBindingSize(`attention backward '${name}'`, 'logsumexp', buffers.logsumexp, sizes.logsumexp);
-    checkBindingSize(`attention backward '${name}'`, 'dOut', buffers.dOut, sizes.out);
-    checkBindingSize(`attention backward '${name}'`, 'dqkv', buffers.dqkv, sizes.qkv);
+    requireElements(`attention backward '${name}'`, 'qkv', buffers.qkv, sizes.qkv);
+    requireElements(`attention backward '${name}'`, 'out', buffers.out, sizes.out);
+    requireElements(`attention backward '${name}'`, 'logsumexp', buffers.logsumexp, sizes.logsumexp);
+    requireElements(`attention backward '${name}'`, 'dOut', buffers.dOut, sizes.out);
+    requireElements(`attention backward '${name}'`, 'dqkv', buffers.dqkv, sizes.qkv);
 
     const params = attentionParams(gpu, name, shape);
     const bindings = [buffers.qkv, buffers.out, buffers.logsumexp, params, buffers.dOut, buffers.dqkv];
@@ -294,11 +295,3 @@ function validateAttentionShape(name: string, shape: AttentionShape, variant: At
   }
 }
 
-/** Throws a ShapeError naming the op and operand when a binding has room for fewer than `elements` f32 values. */
-export function checkBindingSize(op: string, operand: string, binding: StorageBinding, elements: number): void {
-  const resource = 'buffer' in binding ? binding : { buffer: binding, offset: 0, size: undefined };
-  const bytes = resource.size ?? resource.buffer.size - (resource.offset ?? 0);
-  if (bytes < elements * 4) {
-    throw new ShapeError(`${op}: ${operand} needs ${elements} f32 values (${elements * 4} bytes) but its buffer '${resource.buffer.label}' has ${bytes} bytes`);
-  }
-}

@@ -2,7 +2,7 @@
 // WebGPU op.
 import { wgslSources } from '../generated/wgsl.js';
 import type { Gpu, StorageBinding } from '../gpu/gpu.js';
-import { BoundPasses, requireDimensions, requireElements } from './elementwise.js';
+import { BoundPasses, requireDimensions, requireElements } from '../gpu/bindings.js';
 
 /** x [batch, length] summed over batch into out [length]. */
 export interface BatchSumShape {

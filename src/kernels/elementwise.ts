@@ -7,44 +7,7 @@
 import { wgslSources } from '../generated/wgsl.js';
 import { ShapeError } from '../gpu/errors.js';
 import { Gpu, type StorageBinding } from '../gpu/gpu.js';
-
-/** A storage binding with its offset and size in bytes spelled out. */
-export interface BufferRange {
-  buffer: GPUBuffer;
-  offset: number;
-  size: number;
-}
-
-/** Resolves a binding to an explicit range; a bare buffer means the whole buffer. */
-export function bufferRange(binding: StorageBinding): BufferRange {
-  if (!('buffer' in binding)) return { buffer: binding, offset: 0, size: binding.size };
-  const offset = binding.offset ?? 0;
-  return { buffer: binding.buffer, offset, size: binding.size ?? binding.buffer.size - offset };
-}
-
-/**
- * Checks that a binding contains at least `elements` f32 values and returns the range of
- * exactly those values, so that an op never binds more of a shared buffer than it uses.
- */
-export function requireElements(op: string, operand: string, binding: StorageBinding, elements: number): BufferRange {
-  const range = bufferRange(binding);
-  if (range.size < elements * 4) {
-    throw new ShapeError(`${op}: operand ${operand} needs ${elements} f32 values (${elements * 4} bytes) but its binding of '${range.buffer.label}' has ${range.size} bytes`);
-  }
-  return prefix(range, elements);
-}
-
-/** Throws unless every named dimension is a positive integer. */
-export function requireDimensions(op: string, dimensions: Record<string, number>): void {
-  for (const [key, value] of Object.entries(dimensions)) {
-    if (!Number.isInteger(value) || value < 1) throw new ShapeError(`${op}: ${key} must be a positive integer, got ${value}`);
-  }
-}
-
-/** Returns the range of the first `elements` f32 values. */
-function prefix(range: BufferRange, elements: number): BufferRange {
-  return { buffer: range.buffer, offset: range.offset, size: elements * 4 };
-}
+import { BoundPasses, bufferRange, firstElements, requireDimensions, requireElements, type BufferRange, type Pass } from '../gpu/bindings.js';
 
 // ---------------------------------------------------------------------------------------
 // Float64 references.
@@ -76,36 +39,6 @@ export function sumReference(x: ArrayLike<number>): number {
 // GPU ops.
 
 type ElementwiseKernel = 'add' | 'add3' | 'scale' | 'axpy' | 'fill';
-
-/** One dispatch with its bindings and the uniform buffer it owns. */
-export interface Pass {
-  pipeline: GPUComputePipeline;
-  bindGroup: GPUBindGroup;
-  workgroups: number;
-  params: GPUBuffer;
-}
-
-/**
- * A fixed list of dispatches bound to their buffers, the shape of every op in this family and
- * of the SwiGLU and RMSNorm ops. encode() records them in order and allocates nothing.
- */
-export class BoundPasses {
-  protected constructor(
-    protected readonly gpu: Gpu,
-    readonly name: string,
-    private readonly passes: Pass[],
-    private readonly scratch: GPUBuffer[] = [],
-  ) {}
-
-  encode(): void {
-    for (const pass of this.passes) this.gpu.dispatch(this.name, pass.pipeline, pass.bindGroup, pass.workgroups);
-  }
-
-  destroy(): void {
-    for (const pass of this.passes) this.gpu.destroyBuffer(pass.params);
-    for (const buffer of this.scratch) this.gpu.destroyBuffer(buffer);
-  }
-}
 
 /** Number of elements of a flat tensor. */
 export interface ElementwiseShape {
@@ -142,7 +75,7 @@ async function elementwisePasses(
   if (vectors > 0) {
     const pipeline = await gpu.pipeline(`elementwise.${kernel}_vec4`, wgslSources.elementwise, `${kernel}_vec4`);
     const params = gpu.createUniform(`${name}.params`, words(0, vectors), 'uuff');
-    const bindGroup = gpu.bindGroup(name, pipeline, [params, ...ranges.map((range) => prefix(range, vectors * 4))]);
+    const bindGroup = gpu.bindGroup(name, pipeline, [params, ...ranges.map((range) => firstElements(range, vectors * 4))]);
     passes.push({ pipeline, bindGroup, params, workgroups: Math.ceil(vectors / 64) });
   }
 
@@ -256,7 +189,7 @@ export class Sum extends BoundPasses {
       if (blocks > 1) scratch.push(target.buffer);
 
       const params = gpu.createUniform(`${name}.params${passes.length}`, [0, length, 1, 0], 'uuff');
-      const bindGroup = gpu.bindGroup(name, pipeline, [params, target, prefix(input, length)]);
+      const bindGroup = gpu.bindGroup(name, pipeline, [params, target, firstElements(input, length)]);
       passes.push({ pipeline, bindGroup, params, workgroups: blocks });
       if (blocks === 1) break;
 

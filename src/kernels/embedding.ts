@@ -3,7 +3,7 @@
 import { wgslSources } from '../generated/wgsl.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Gpu, StorageBinding } from '../gpu/gpu.js';
-import { BoundPasses, requireDimensions, requireElements, type BufferRange, type Pass } from './elementwise.js';
+import { BoundPasses, requireDimensions, requireElements, type BufferRange, type Pass } from '../gpu/bindings.js';
 
 /**
  * Sizes of the input encoding. The sequence of each sample is `prefix` puzzle slots (slot 0

@@ -2,7 +2,7 @@
 // its watch for non-finite losses, and the initial carry. Float64 references and the WebGPU ops.
 import { packUniform, type Gpu, type StorageBinding } from '../gpu/gpu.js';
 import { wgslSources } from '../generated/wgsl.js';
-import { BoundPasses, requireDimensions, requireElements, type BufferRange, type Pass } from './elementwise.js';
+import { BoundPasses, requireDimensions, requireElements, type BufferRange, type Pass } from '../gpu/bindings.js';
 
 /** A batch of training slots: carry [batch, prefix + seq, hidden], data [batch, seq]. */
 export interface SlotShape {

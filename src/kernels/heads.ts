@@ -4,7 +4,7 @@
 import { wgslSources } from '../generated/wgsl.js';
 import type { Gpu, StorageBinding } from '../gpu/gpu.js';
 import { argmaxReference } from './losses.js';
-import { BoundPasses, requireDimensions, requireElements, type Pass } from './elementwise.js';
+import { BoundPasses, requireDimensions, requireElements, type Pass } from '../gpu/bindings.js';
 
 /**
  * y [batch, prefix + seq, hidden]: `prefix` puzzle-embedding rows, then the `seq` grid rows

@@ -3,6 +3,7 @@
 // their logits' gradients in one dispatch; see shaders/losses.wgsl for the edge definitions.
 import { wgslSources } from '../generated/wgsl.js';
 import { ShapeError } from '../gpu/errors.js';
+import { requireElements } from '../gpu/bindings.js';
 import { Gpu, type StorageBinding } from '../gpu/gpu.js';
 
 /** Label of a token that takes no part in loss or accuracy. */
@@ -218,10 +219,10 @@ export class CrossEntropy extends BoundKernel {
     validateTokenShape(op, config);
     validateLossScale(op, config.lossScale);
     const tokens = config.batch * config.seq;
-    checkBindingSize(op, 'logits', buffers.logits, tokens * config.vocab);
-    checkBindingSize(op, 'labels', buffers.labels, tokens);
-    checkBindingSize(op, 'seqLoss', buffers.seqLoss, config.batch);
-    checkBindingSize(op, 'dLogits', buffers.dLogits, tokens * config.vocab);
+    requireElements(op, 'logits', buffers.logits, tokens * config.vocab);
+    requireElements(op, 'labels', buffers.labels, tokens);
+    requireElements(op, 'seqLoss', buffers.seqLoss, config.batch);
+    requireElements(op, 'dLogits', buffers.dLogits, tokens * config.vocab);
 
     const constants = { STABLEMAX: config.kind === 'stablemax' ? 1 : 0 };
     const pipeline = await gpu.pipeline(`losses.cross-entropy.${config.kind}`, wgslSources.losses, 'cross_entropy', constants);
@@ -253,7 +254,7 @@ export class BceWithLogits extends BoundKernel {
     const op = `bce-with-logits '${name}'`;
     validatePositiveInteger(op, 'batch', config.batch);
     validateLossScale(op, config.lossScale);
-    for (const operand of ['logits', 'targets', 'loss', 'dLogits'] as const) checkBindingSize(op, operand, buffers[operand], config.batch);
+    for (const operand of ['logits', 'targets', 'loss', 'dLogits'] as const) requireElements(op, operand, buffers[operand], config.batch);
 
     const pipeline = await gpu.pipeline('losses.bce-with-logits', wgslSources.losses, 'bce_with_logits');
     const storage = [buffers.logits, buffers.targets, buffers.loss, buffers.dLogits];
@@ -284,9 +285,9 @@ export class SequenceAccuracy extends BoundKernel {
     const op = `sequence-accuracy '${name}'`;
     validateTokenShape(op, shape);
     const tokens = shape.batch * shape.seq;
-    checkBindingSize(op, 'logits', buffers.logits, tokens * shape.vocab);
-    checkBindingSize(op, 'labels', buffers.labels, tokens);
-    for (const operand of ['correct', 'valid', 'exact'] as const) checkBindingSize(op, operand, buffers[operand], shape.batch);
+    requireElements(op, 'logits', buffers.logits, tokens * shape.vocab);
+    requireElements(op, 'labels', buffers.labels, tokens);
+    for (const operand of ['correct', 'valid', 'exact'] as const) requireElements(op, operand, buffers[operand], shape.batch);
 
     const pipeline = await gpu.pipeline('metrics.sequence-accuracy', wgslSources.metrics, 'sequence_accuracy');
     const storage = [buffers.logits, buffers.labels, buffers.correct, buffers.valid, buffers.exact];
@@ -312,10 +313,3 @@ function validateLossScale(op: string, lossScale: number): void {
   if (!Number.isFinite(lossScale)) throw new RangeError(`${op}: lossScale must be a finite number, got ${lossScale}`);
 }
 
-function checkBindingSize(op: string, operand: string, binding: StorageBinding, elements: number): void {
-  const resource = 'buffer' in binding ? binding : { buffer: binding, offset: 0, size: undefined };
-  const bytes = resource.size ?? resource.buffer.size - (resource.offset ?? 0);
-  if (bytes < elements * 4) {
-    throw new ShapeError(`${op}: ${operand} needs ${elements} 32-bit values (${elements * 4} bytes) but its buffer '${resource.buffer.label}' has ${bytes} bytes`);
-  }
-}

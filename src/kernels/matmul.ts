@@ -3,6 +3,7 @@ import { wgslSources } from '../generated/wgsl.js';
 import { ShapeError } from '../gpu/errors.js';
 import { Gpu, type StorageBinding } from '../gpu/gpu.js';
 import { tunedMatmulVariant } from './matmul-tuning.js';
+import { requireElements } from '../gpu/bindings.js';
 
 /**
  * Kernel variants. 'tiled' uses workgroup memory (fast on GPUs); the 'registers' family is
@@ -136,9 +137,9 @@ export class Matmul {
       throw new ShapeError(`matmul '${name}': variant '${chosen}' needs strides and sizes in multiples of 4 that this plan does not have`);
     }
     const sizes = matmulSizes(plan);
-    checkBindingSize(name, 'A', buffers.a, sizes.a);
-    checkBindingSize(name, 'B', buffers.b, sizes.b);
-    checkBindingSize(name, 'C', buffers.c, sizes.c);
+    requireElements(`matmul '${name}'`, 'A', buffers.a, sizes.a);
+    requireElements(`matmul '${name}'`, 'B', buffers.b, sizes.b);
+    requireElements(`matmul '${name}'`, 'C', buffers.c, sizes.c);
     const pipeline = await gpu.pipeline(`matmul.${chosen}`, wgslSources.matmul, ENTRY_POINTS[chosen]);
     const params = gpu.createUniform(`${name}.params`, uniformWords(plan), 'uuuuuuuuuuuufuu');
     const bindGroup = gpu.bindGroup(name, pipeline, [buffers.a, buffers.b, buffers.c, params]);
@@ -169,13 +170,6 @@ function uniformWords(plan: MatmulPlan): number[] {
   ];
 }
 
-function checkBindingSize(name: string, operand: string, binding: StorageBinding, elements: number): void {
-  const resource = 'buffer' in binding ? binding : { buffer: binding, offset: 0, size: undefined };
-  const bytes = resource.size ?? resource.buffer.size - (resource.offset ?? 0);
-  if (bytes < elements * 4) {
-    throw new ShapeError(`matmul '${name}': operand ${operand} needs ${elements} f32 values (${elements * 4} bytes) but its buffer '${resource.buffer.label}' has ${bytes} bytes`);
-  }
-}
 
 function validatePlan(name: string, plan: MatmulPlan): void {
   for (const key of ['M', 'N', 'K', 'batch'] as const) {

@@ -2,7 +2,7 @@
 // puzzle embedding, and the learning-rate schedule: float64 references and the WebGPU ops.
 import { wgslSources } from '../generated/wgsl.js';
 import { packUniform, type Gpu, type StorageBinding } from '../gpu/gpu.js';
-import { BoundPasses, requireDimensions, requireElements, type BufferRange, type Pass } from './elementwise.js';
+import { BoundPasses, requireDimensions, requireElements, type BufferRange, type Pass } from '../gpu/bindings.js';
 
 // ---------------------------------------------------------------------------------------
 // Learning-rate schedule

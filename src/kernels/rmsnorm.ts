@@ -2,7 +2,7 @@
 import { wgslSources } from '../generated/wgsl.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Gpu, StorageBinding } from '../gpu/gpu.js';
-import { BoundPasses, requireDimensions, requireElements, type BufferRange } from './elementwise.js';
+import { BoundPasses, requireDimensions, requireElements, type BufferRange } from '../gpu/bindings.js';
 
 /** eps inside the square root, as in the reference TRM's rms_norm. */
 export const RMS_NORM_EPS = 1e-5;

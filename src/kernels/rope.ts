@@ -3,7 +3,8 @@
 import { wgslSources } from '../generated/wgsl.js';
 import { ShapeError } from '../gpu/errors.js';
 import { Gpu, type StorageBinding } from '../gpu/gpu.js';
-import { attentionSizes, checkBindingSize, checkPositiveSizes, qkvIndex, type AttentionShape } from './attention.js';
+import { attentionSizes, checkPositiveSizes, qkvIndex, type AttentionShape } from './attention.js';
+import { requireElements } from '../gpu/bindings.js';
 
 /** The rotary base θ: frequency i of a head is θ^(−2i/headDim). */
 export const ROPE_BASE = 10000;
@@ -125,8 +126,8 @@ export class Rope {
     direction: RopeDirection,
   ): Promise<Rope> {
     validateRopeShape(name, shape);
-    checkBindingSize(`rope '${name}'`, 'qkv', buffers.qkv, attentionSizes(shape).qkv);
-    checkBindingSize(`rope '${name}'`, 'table', buffers.table, shape.seq * shape.headDim);
+    requireElements(`rope '${name}'`, 'qkv', buffers.qkv, attentionSizes(shape).qkv);
+    requireElements(`rope '${name}'`, 'table', buffers.table, shape.seq * shape.headDim);
 
     const pipeline = await gpu.pipeline('rope', wgslSources.rope, 'rope');
     const half = shape.headDim / 2;

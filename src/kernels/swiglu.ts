@@ -3,7 +3,7 @@
 import { wgslSources } from '../generated/wgsl.js';
 import { ShapeError } from '../gpu/errors.js';
 import type { Gpu, StorageBinding } from '../gpu/gpu.js';
-import { BoundPasses, requireDimensions, requireElements, type BufferRange } from './elementwise.js';
+import { BoundPasses, requireDimensions, requireElements, type BufferRange } from '../gpu/bindings.js';
 
 /**
  * Layout of the gate and up halves in the fused projection's output.

@@ -3,7 +3,7 @@
 import type { Arena } from '../../autograd/arena.js';
 import type { Tape } from '../../autograd/tape.js';
 import type { Gpu } from '../../gpu/gpu.js';
-import type { BufferRange } from '../../kernels/elementwise.js';
+import type { BufferRange } from '../../gpu/bindings.js';
 import type { TrmConfig, TrmSizes } from '../config.js';
 import { Q_HEAD_BIAS, Q_HEAD_WEIGHT, tensorSlot, type DenseLayout } from '../parameters.js';
 

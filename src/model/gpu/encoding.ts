@@ -1,7 +1,7 @@
 // Input encoding: token embeddings of the grid after `prefix` puzzle-embedding slots, all
 // scaled by sqrt(hidden). Slot 0 contains the sample's puzzle-table row and the other slots are 0.
 import type { Tensor } from '../../autograd/tape.js';
-import type { BufferRange } from '../../kernels/elementwise.js';
+import type { BufferRange } from '../../gpu/bindings.js';
 import { InputEmbedding, InputEmbeddingBackward, type EmbeddingShape } from '../../kernels/embedding.js';
 import { TOKEN_EMBEDDING } from '../parameters.js';
 import type { ModelContext } from './context.js';

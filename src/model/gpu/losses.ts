@@ -2,7 +2,7 @@
 // softmax) plus half the halting BCE against "every valid token correct", both divided by the
 // batch size, with the per-slot values kept for metrics.
 import type { Tensor } from '../../autograd/tape.js';
-import type { BufferRange } from '../../kernels/elementwise.js';
+import type { BufferRange } from '../../gpu/bindings.js';
 import { BceWithLogits, CrossEntropy, SequenceAccuracy } from '../../kernels/losses.js';
 import type { ModelContext } from './context.js';
 
