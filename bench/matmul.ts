@@ -1,61 +1,72 @@
-// GFLOP/s of every matmul variant at the TRM shapes, with the fraction of the FMA peak.
+// The matmul cases: the engine's tuning pass picks a variant for each TRM product, and the
+// benchmark times the pick. Every variant's time is the tuning pass's own measurement.
 import type { Gpu } from '../src/gpu/gpu.js';
-import { MATMUL_VARIANTS, Matmul, linearForwardPlan, linearInputGradPlan, linearWeightGradPlan, matmulSizes, matmulVariantSupports, type MatmulPlan } from '../src/kernels/matmul.js';
-import { timeEncoded, type TimingOptions } from './timing.js';
+import { Matmul, defaultMatmulVariant, matmulSizes, type MatmulPlan } from '../src/kernels/matmul.js';
+import { matmulTuningTable, tunedMatmulVariant, type TuningResult } from '../src/kernels/matmul-tuning.js';
+import { randomBuffer } from './data.js';
+import type { MatmulShape } from './shapes.js';
+import { timeEncoded, type Timing, type TimingPolicy } from './timing.js';
 
-export interface MatmulShape {
-  name: string;
-  plan: MatmulPlan;
-}
-
-export interface MatmulResult {
-  shape: string;
+export interface MatmulMeasurement {
+  timing: Timing;
+  localPeak: number;
+  flops: number;
   variant: string;
-  M: number;
-  N: number;
-  K: number;
-  batch: number;
-  seconds: number;
-  gflops: number;
+  /**
+   * 'ran': the tuning pass timed every variant now; 'shared': an earlier case with the same
+   * sizes and strides had it pick; 'skipped': the engine's default variant (--quick).
+   */
+  tuning: MatmulTuning;
+  /** Median seconds per product of every variant, as the tuning pass measured them ('ran' only). */
+  variantSeconds: Record<string, number>;
+  /** Wall-clock seconds the tuning pass took ('ran' only). */
+  tuningSeconds: number;
 }
 
-/** The products of one TRM training step at a batch of `batch` puzzles of 97 tokens. */
-export function trmMatmulShapes(batch: number, hidden = 512, inner = 1536, tokens = 97, tokenInner = 512, vocab = 11): MatmulShape[] {
-  const rows = batch * tokens;
-  const tokenMixing = (M: number, N: number, K: number): MatmulPlan => ({
-    M, N, K, batch,
-    aStrideM: K, aStrideK: 1, aStrideBatch: 0,
-    bStrideK: N, bStrideN: 1, bStrideBatch: K * N,
-    accumulate: false, alpha: 1, aOffset: 0, bOffset: 0,
-  });
-  return [
-    { name: 'mlp gate_up forward', plan: linearForwardPlan(rows, 2 * inner, hidden) },
-    { name: 'mlp down forward', plan: linearForwardPlan(rows, hidden, inner) },
-    { name: 'mlp down input grad', plan: linearInputGradPlan(rows, hidden, inner) },
-    { name: 'mlp down weight grad', plan: linearWeightGradPlan(rows, hidden, inner) },
-    { name: 'mlp gate_up weight grad', plan: linearWeightGradPlan(rows, 2 * inner, hidden) },
-    { name: 'attn qkv forward', plan: linearForwardPlan(rows, 3 * hidden, hidden) },
-    { name: 'token mix gate_up forward', plan: tokenMixing(2 * tokenInner, hidden, tokens) },
-    { name: 'token mix down forward', plan: tokenMixing(tokens, hidden, tokenInner) },
-    { name: 'lm_head forward', plan: linearForwardPlan(batch * 81, vocab, hidden) },
-  ];
+export type MatmulTuning = 'ran' | 'shared' | 'skipped';
+
+// Tuning results by plan, for plans that an earlier case (in this page or process) had tuned.
+const tunedPlans = new WeakMap<Gpu, Map<string, TuningResult>>();
+
+export function matmulFlops(plan: MatmulPlan): number {
+  return 2 * plan.M * plan.N * plan.K * plan.batch;
 }
 
-export async function benchMatmul(gpu: Gpu, shapes: MatmulShape[], timing: TimingOptions): Promise<MatmulResult[]> {
-  const results: MatmulResult[] = [];
-  for (const { name, plan } of shapes) {
-    const sizes = matmulSizes(plan);
-    const a = gpu.createBuffer(`${name}.a`, sizes.a * 4);
-    const b = gpu.createBuffer(`${name}.b`, sizes.b * 4);
-    const c = gpu.createBuffer(`${name}.c`, sizes.c * 4);
-    for (const variant of MATMUL_VARIANTS.filter((v) => matmulVariantSupports(v, plan))) {
-      const matmul = await Matmul.create(gpu, `bench ${name}`, plan, { a, b, c }, variant);
-      const seconds = await timeEncoded(gpu, () => matmul.encode(), timing);
-      const flops = 2 * plan.M * plan.N * plan.K * plan.batch;
-      results.push({ shape: name, variant, M: plan.M, N: plan.N, K: plan.K, batch: plan.batch, seconds, gflops: flops / seconds / 1e9 });
-      matmul.destroy();
-    }
-    for (const buffer of [a, b, c]) gpu.destroyBuffer(buffer);
+/** Tunes (unless tuneIt is false) and times one product; probePeak runs between the tuning pass and the timing. */
+export async function measureMatmul(gpu: Gpu, { name, plan }: MatmulShape, policy: TimingPolicy, tuneIt: boolean, probePeak: () => Promise<number>): Promise<MatmulMeasurement> {
+  const started = performance.now();
+  const tuning = tuneIt ? await tune(gpu, plan) : { result: { variant: defaultMatmulVariant(gpu, plan), seconds: {} }, status: 'skipped' as const };
+  const tuningSeconds = tuning.status === 'ran' ? (performance.now() - started) / 1000 : 0;
+
+  const sizes = matmulSizes(plan);
+  const buffers = { a: randomBuffer(gpu, `${name}.a`, sizes.a), b: randomBuffer(gpu, `${name}.b`, sizes.b), c: randomBuffer(gpu, `${name}.c`, sizes.c) };
+  const matmul = await Matmul.create(gpu, `bench ${name}`, plan, buffers, tuning.result.variant);
+  try {
+    const localPeak = await probePeak();
+    const timing = await timeEncoded(gpu, () => matmul.encode(), policy);
+    const variantSeconds = Object.fromEntries(Object.entries(tuning.result.seconds).map(([variant, seconds]) => [variant, seconds ?? NaN]));
+    return { timing, localPeak, flops: matmulFlops(plan), variant: tuning.result.variant, tuning: tuning.status, variantSeconds, tuningSeconds };
+  } finally {
+    matmul.destroy();
+    for (const buffer of Object.values(buffers)) gpu.destroyBuffer(buffer);
   }
-  return results;
+}
+
+/**
+ * Runs the engine's tuning pass for a plan and returns its result, and whether it ran now. A
+ * plan whose tuning key an earlier plan shared gets the pick without the per-variant times.
+ */
+async function tune(gpu: Gpu, plan: MatmulPlan): Promise<{ result: TuningResult; status: MatmulTuning }> {
+  const memo = tunedPlans.get(gpu) ?? new Map<string, TuningResult>();
+  tunedPlans.set(gpu, memo);
+  const key = JSON.stringify(plan);
+  const known = memo.get(key);
+  if (known) return { result: known, status: 'shared' };
+
+  const before = new Set((await matmulTuningTable(gpu)).keys());
+  const variant = await tunedMatmulVariant(gpu, plan);
+  const added = [...(await matmulTuningTable(gpu))].filter(([tableKey]) => !before.has(tableKey));
+  const result = added.length === 1 ? added[0][1] : { variant, seconds: {} };
+  memo.set(key, result);
+  return { result, status: added.length === 1 ? 'ran' : 'shared' };
 }

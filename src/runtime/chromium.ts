@@ -20,6 +20,13 @@ export interface ChromiumOptions {
   executablePath?: string;
   /** 'swiftshader' forces the software adapter; 'auto' uses it only on a machine with no GPU. */
   adapter?: ChromiumAdapter;
+  /**
+   * HTML served at /host.html in place of the engine's host page. It must set window.trmHost
+   * as that page does ({ gpu, summary } or { error }); it may also load the files in PAGE_FILES.
+   */
+  hostPage?: string;
+  /** Milliseconds one page.evaluate may take (puppeteer's protocolTimeout; its default is 180 s). */
+  protocolTimeout?: number;
 }
 
 const CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
@@ -30,6 +37,15 @@ const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html',
   '.json': 'application/json',
   '.wgsl': 'text/plain',
+};
+
+/**
+ * The only files outside dist/ that a page may load, by URL: the TensorFlow.js bundles the
+ * benchmark compares against (devDependencies, so present only in a development checkout).
+ */
+export const PAGE_FILES: Readonly<Record<string, string>> = {
+  '/vendor/tf.min.js': 'node_modules/@tensorflow/tfjs/dist/tf.min.js',
+  '/vendor/tf-backend-webgpu.min.js': 'node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js',
 };
 
 // The page that hosts the engine. It exposes the loaded modules and one Gpu as window.trmHost.
@@ -91,13 +107,14 @@ export class ChromiumHost {
   static async launch(options: ChromiumOptions = {}): Promise<ChromiumHost> {
     const executablePath = findChromium(options.executablePath);
     const puppeteer = await import('puppeteer-core');
-    const server = await serveDist(packageRoot());
+    const server = await serveDist(packageRoot(), options.hostPage ?? HOST_PAGE);
     const userDataDir = mkdtempSync(join(tmpdir(), 'trm-chromium-'));
     const port = (server.address() as { port: number }).port;
 
     let browser: Browser | null = null;
     try {
-      browser = await puppeteer.launch({ executablePath, args: chromiumArgs(options.adapter ?? 'auto', userDataDir), headless: true });
+      const args = chromiumArgs(options.adapter ?? 'auto', userDataDir);
+      browser = await puppeteer.launch({ executablePath, args, headless: true, ...(options.protocolTimeout ? { protocolTimeout: options.protocolTimeout } : {}) });
       const page = await browser.newPage();
       page.on('console', (message) => log(2, `page: ${message.text()}`));
       page.on('pageerror', (error) => log(0, `page error: ${(error as Error).message}`));
@@ -136,8 +153,8 @@ export function packageRoot(): string {
   throw new Error(`package root of trm-webgpu not found above ${fileURLToPath(import.meta.url)}`);
 }
 
-/** Serves the host page and the compiled dist/ folder on a random loopback port. */
-function serveDist(root: string): Promise<Server> {
+/** Serves the host page, the compiled dist/ folder and PAGE_FILES on a random loopback port. */
+function serveDist(root: string, hostPage: string): Promise<Server> {
   const distRoot = join(root, 'dist');
   if (!existsSync(join(distRoot, 'src', 'index.js'))) {
     throw new Error(`compiled engine not found at ${distRoot}; run 'npm run build' first`);
@@ -145,11 +162,12 @@ function serveDist(root: string): Promise<Server> {
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     if (url.pathname === '/host.html') {
-      response.writeHead(200, { 'content-type': 'text/html' }).end(HOST_PAGE);
+      response.writeHead(200, { 'content-type': 'text/html' }).end(hostPage);
       return;
     }
-    const path = normalize(join(root, decodeURIComponent(url.pathname)));
-    if (!path.startsWith(distRoot + sep) || !existsSync(path) || !statSync(path).isFile()) {
+    const listed = Object.hasOwn(PAGE_FILES, url.pathname) ? PAGE_FILES[url.pathname] : undefined;
+    const path = listed ? join(root, listed) : normalize(join(root, decodeURIComponent(url.pathname)));
+    if ((!listed && !path.startsWith(distRoot + sep)) || !existsSync(path) || !statSync(path).isFile()) {
       response.writeHead(404).end();
       return;
     }
