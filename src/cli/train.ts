@@ -262,7 +262,9 @@ async function logTrainingStep(state: RunState, metrics: TrainStepMetrics, secon
 
   state.curves.loss.push({ step: state.step, value: metrics.loss });
   state.curves.trainExact.push({ step: state.step, value: metrics.exactAccuracy });
-  await appendMetrics(options.out, { kind: 'train', ...metrics, step: state.step, stepsPerSecond: rate });
+  // The per-slot arrays stay out of the log: one line per logged step is enough to plot.
+  const { slots, ...summary } = metrics;
+  await appendMetrics(options.out, { kind: 'train', ...summary, step: state.step, stepsPerSecond: rate });
   await writePlot(state);
 }
 
