@@ -148,6 +148,9 @@ describe('trm command line', () => {
     [['solve', '--checkpoint', 'run-a/last.safetensors', '12x4'], /puzzle has 4 characters, expected 16, 36 or 81/],
     [['eval', '--checkpoint', 'nothing.safetensors', '--data', 'x.csv'], /invalid checkpoint nothing\.safetensors: cannot be read/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    [['train', '--resume', 'run-a'], /run-a is already at step 6; pass --steps above 6/],
+    [['train', '--resume', 'run-a', '--steps', '9', '--lr', '0.5'], /--resume takes only --steps/],
+    [['eval', '--checkpoint', 'run-a/last.safetensors', '--data', 'missing.csv'], /data not found: missing\.csv/],
   ])('rejects %j', (args, message) => {
     const result = trm(args);
     expect(result.status).not.toBe(0);

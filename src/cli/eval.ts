@@ -2,7 +2,8 @@
 // checkpoint's (EMA) weights.
 import { parseArgs } from 'node:util';
 import { loadModelCheckpoint } from '../model/checkpoint.js';
-import { cellCount, readSudokuFile } from '../data/sudoku.js';
+import { cellCount } from '../data/sudoku.js';
+import { readPuzzleSet } from '../train/datasets.js';
 import { createEngine } from '../train/engine.js';
 import { integerOption, choiceOption, UsageError } from './options.js';
 import { evaluateSet, percent } from './train.js';
@@ -41,7 +42,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const batch = integerOption('batch', values.batch, 256);
 
   const checkpoint = await loadModelCheckpoint(values.checkpoint);
-  const data = await readSudokuFile(values.data, { limit, badRows: choiceOption('bad-rows', values['bad-rows'], ['stop', 'skip'] as const, 'stop') });
+  const data = await readPuzzleSet(values.data, { limit, badRows: choiceOption('bad-rows', values['bad-rows'], ['stop', 'skip'] as const, 'stop') });
+  if (data.note) console.error(`${values.data}: ${data.note.replace(/^, /, '')}`);
   if (cellCount(data.set.geometry) !== checkpoint.config.seqLen) {
     throw new UsageError(`${values.data} has ${cellCount(data.set.geometry)}-cell puzzles but the checkpoint was trained on ${checkpoint.config.seqLen} cells`);
   }

@@ -89,7 +89,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   choiceOption('task', values.task, ['sudoku'], 'sudoku');
   choiceOption('runtime', values.runtime, ['node'], 'node');
 
-  if (values.resume) return runTraining(await resumedOptions(values.resume, values.steps), true);
+  if (values.resume) {
+    const extra = Object.keys(values).filter((name) => values[name as keyof typeof values] !== undefined && name !== 'resume' && name !== 'steps');
+    if (extra.length > 0) throw new UsageError(`--resume takes only --steps; the run keeps the options in its run.json (got --${extra.join(', --')})`);
+    return runTraining(await resumedOptions(values.resume, values.steps), true);
+  }
   return runTraining(await freshOptions(values), false);
 }
 
@@ -187,10 +191,9 @@ export async function runTraining(options: RunOptions, resume: boolean): Promise
     curves: { loss: [], trainExact: [], evalExact: [], evalToken: [] },
   };
 
-  if (resume) await restore(state, train);
-  else await writeFile(join(options.out, 'run.json'), JSON.stringify(run, null, 2));
-
   try {
+    if (resume) await restore(state, train);
+    await writeFile(join(options.out, 'run.json'), JSON.stringify(run, null, 2));
     return await loop(state);
   } finally {
     engine.dispose();
@@ -202,6 +205,9 @@ async function restore(state: RunState, train: SudokuSet): Promise<void> {
   const saved = await loadCheckpoint(path);
   await state.engine.loadState(saved.snapshot);
   state.step = saved.snapshot.step;
+  if (state.step >= state.options.steps) {
+    throw new UsageError(`${state.options.out} is already at step ${state.step}; pass --steps above ${state.step} to train further`);
+  }
   state.batcher = new TrainingBatcher(train, state.options.config.batch, state.options.seed, state.options.augment, saved.batcher);
   await reloadCurves(state);
   console.log(`resumed ${state.options.out} at step ${state.step}`);
@@ -342,6 +348,7 @@ export function percent(value: number): string {
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
-  const minutes = Math.floor(seconds / 60);
-  return minutes > 0 ? `${minutes}m${Math.round(seconds % 60).toString().padStart(2, '0')}s` : `${Math.round(seconds)}s`;
+  const whole = Math.round(seconds);
+  const minutes = Math.floor(whole / 60);
+  return minutes > 0 ? `${minutes}m${(whole % 60).toString().padStart(2, '0')}s` : `${whole}s`;
 }

@@ -26,10 +26,10 @@ export interface RunData {
 export async function loadRunData(options: DataOptions): Promise<RunData> {
   if (!options.data) return generatedData(options);
 
-  const { set: full, note } = await readSet(options.data, options);
+  const { set: full, note } = await readPuzzleSet(options.data, options);
   const description = [`training data: ${options.data} (${full.count} puzzles${note})`];
   if (options.test) {
-    const { set: test, note: testNote } = await readSet(options.test, options);
+    const { set: test, note: testNote } = await readPuzzleSet(options.test, options);
     if (test.geometry.size !== full.geometry.size) throw new Error(`--test has ${test.geometry.size}×${test.geometry.size} grids but --data has ${full.geometry.size}×${full.geometry.size}`);
     description.push(`test data: ${options.test} (${test.count} puzzles${testNote})`);
     return { train: full, test, description };
@@ -42,7 +42,8 @@ export async function loadRunData(options: DataOptions): Promise<RunData> {
   return { train, test, description };
 }
 
-async function readSet(path: string, options: DataOptions): Promise<{ set: SudokuSet; note: string }> {
+/** Reads puzzles from a CSV or list file or a reference .npy folder, printing skipped rows. */
+export async function readPuzzleSet(path: string, options: Pick<DataOptions, 'badRows' | 'limit'>): Promise<{ set: SudokuSet; note: string }> {
   const { stat } = await import('node:fs/promises');
   const info = await stat(path).catch(() => null);
   if (!info) throw new Error(`data not found: ${path}`);
