@@ -36,7 +36,7 @@ export function requireDimensions(op: string, dimensions: Record<string, number>
   }
 }
 
-/** Returns the range of the first `elements` f32 values. */
+/** Returns the range of the first `elements` 32-bit values. */
 export function firstElements(range: BufferRange, elements: number): BufferRange {
   return { buffer: range.buffer, offset: range.offset, size: elements * 4 };
 }
@@ -50,8 +50,8 @@ export interface Pass {
 }
 
 /**
- * A fixed list of dispatches bound to their buffers, the shape of every op in this family and
- * of the SwiGLU and RMSNorm ops. encode() records them in order and allocates nothing.
+ * A fixed list of dispatches bound to their buffers: the base of most kernel ops. encode()
+ * records them in order and allocates nothing.
  */
 export class BoundPasses {
   protected constructor(
