@@ -1,6 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { applyTransform, augmentPair, augmentSet, drawTransform, type SudokuTransform } from '../src/data/augment.js';
 import { generateSudokuSet } from '../src/data/generator.js';
@@ -18,13 +15,11 @@ import {
   SUDOKU_9X9,
   type SudokuSet,
 } from '../src/data/sudoku.js';
+import { sharedFile } from './shared-data.js';
 
-const sharedData = fileURLToPath(new URL('../../shared/data/', import.meta.url));
 
 async function readExtremePuzzles(limit: number): Promise<SudokuSet> {
-  const path = join(sharedData, 'sudoku/sudoku_extreme_train_1k.csv');
-  if (!existsSync(path)) throw new Error(`test data ${path} not found: the Sudoku tests read real puzzle files from shared/data beside the repository`);
-  return (await readSudokuFile(path, { limit })).set;
+  return (await readSudokuFile(sharedFile('sudoku/sudoku_extreme_train_1k.csv'), { limit })).set;
 }
 
 describe('seeded random numbers', () => {

@@ -1,6 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { generateSudoku, generateSudokuSet, givensForDifficulty } from '../src/data/generator.js';
 import { Random } from '../src/data/random.js';
@@ -17,13 +15,11 @@ import {
   SUDOKU_9X9,
   SUDOKU_GEOMETRIES,
 } from '../src/data/sudoku.js';
+import { sharedFile } from './shared-data.js';
 
-const sharedData = fileURLToPath(new URL('../../shared/data/', import.meta.url));
 
 function readPuzzleLines(relativePath: string, count: number): string[] {
-  const path = join(sharedData, relativePath);
-  if (!existsSync(path)) throw new Error(`test data ${path} not found: the Sudoku tests read real puzzle files from shared/data beside the repository`);
-  const lines = readFileSync(path, 'utf8').split('\n');
+  const lines = readFileSync(sharedFile(relativePath), 'utf8').split('\n');
   return lines.filter((line) => line.length > 0 && !line.startsWith('#')).slice(0, count);
 }
 

@@ -1,7 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
   answerAt,
@@ -27,14 +26,9 @@ import {
   type SudokuSet,
 } from '../src/data/sudoku.js';
 import { solve } from '../src/data/solver.js';
+import { sharedFile } from './shared-data.js';
 
-const sharedData = fileURLToPath(new URL('../../shared/data/', import.meta.url));
 
-function sharedFile(relativePath: string): string {
-  const path = join(sharedData, relativePath);
-  if (!existsSync(path)) throw new Error(`test data ${path} not found: the Sudoku tests read real puzzle files from shared/data beside the repository`);
-  return path;
-}
 
 const tempFolder = mkdtempSync(join(tmpdir(), 'trm-sudoku-'));
 afterAll(() => rmSync(tempFolder, { recursive: true, force: true }));

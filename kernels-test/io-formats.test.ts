@@ -1,7 +1,6 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { augmentSet } from '../src/data/augment.js';
 import { generateSudokuSet } from '../src/data/generator.js';
@@ -26,14 +25,9 @@ import {
   writeFileAtomic,
   writeSafetensorsFile,
 } from '../src/io/safetensors.js';
+import { sharedFile } from './shared-data.js';
 
-const sharedData = fileURLToPath(new URL('../../shared/data/', import.meta.url));
 
-function sharedFile(relativePath: string): string {
-  const path = join(sharedData, relativePath);
-  if (!existsSync(path)) throw new Error(`test data ${path} not found: the Sudoku tests read real puzzle files from shared/data beside the repository`);
-  return path;
-}
 
 const tempFolder = mkdtempSync(join(tmpdir(), 'trm-io-'));
 afterAll(() => rmSync(tempFolder, { recursive: true, force: true }));

@@ -3,8 +3,7 @@
 import { createGpu } from '../src/gpu/device.js';
 import type { AdapterSummary, Gpu } from '../src/gpu/gpu.js';
 import { ChromiumHost } from '../src/runtime/chromium.js';
-import { runOp, type OpOutputs, type OpRequest, type WireOpRequest } from '../src/testing/op-runner.js';
-import { fromWire, toWire, type WireTensor } from '../src/testing/wire.js';
+import { runOp, type OpOutputs, type OpRequest } from '../src/testing/op-runner.js';
 
 export type RuntimeName = 'node' | 'chromium';
 
@@ -43,18 +42,7 @@ async function openChromium(): Promise<KernelRuntime> {
   return {
     name: 'chromium',
     adapter: host.adapter,
-    run: async (request) => {
-      const wire: WireOpRequest = {
-        op: request.op,
-        params: request.params,
-        inputs: Object.fromEntries(Object.entries(request.inputs).map(([key, data]) => [key, toWire(data)])),
-      };
-      const outputs = await host.page.evaluate(async (message: WireOpRequest) => {
-        const trmHost = (window as unknown as { trmHost: { gpu: Gpu; testing: { runWireOp: typeof import('../src/testing/op-runner.js').runWireOp } } }).trmHost;
-        return trmHost.testing.runWireOp(trmHost.gpu, message);
-      }, wire);
-      return Object.fromEntries(Object.entries(outputs as Record<string, WireTensor>).map(([key, value]) => [key, fromWire(value)]));
-    },
+    run: (request) => host.runOp(request),
     close: () => host.close(),
   };
 }

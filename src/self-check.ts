@@ -3,8 +3,7 @@
 import { createGpu, describeAdapter } from './gpu/device.js';
 import { linearForwardPlan, matmulReference, matmulSizes, matmulVariantSupports, MATMUL_VARIANTS } from './kernels/matmul.js';
 import { ChromiumHost } from './runtime/chromium.js';
-import { runOp, runWireOp, type OpRequest } from './testing/op-runner.js';
-import { fromWire, toWire } from './testing/wire.js';
+import { runOp, type OpRequest } from './testing/op-runner.js';
 import type { AdapterSummary } from './gpu/gpu.js';
 
 export type Runtime = 'node' | 'browser';
@@ -61,14 +60,7 @@ async function openBrowser(): Promise<Session> {
   const host = await ChromiumHost.launch();
   return {
     adapter: host.adapter,
-    run: async (request) => {
-      const wire = { op: request.op, params: request.params, inputs: Object.fromEntries(Object.entries(request.inputs).map(([k, v]) => [k, toWire(v)])) };
-      const outputs = await host.page.evaluate(
-        (message) => (window as unknown as { trmHost: { gpu: never; testing: { runWireOp: typeof runWireOp } } }).trmHost.testing.runWireOp((window as unknown as { trmHost: { gpu: never } }).trmHost.gpu, message),
-        wire,
-      );
-      return fromWire(outputs.c) as Float32Array;
-    },
+    run: async (request) => (await host.runOp(request)).c as Float32Array,
     close: () => host.close(),
   };
 }

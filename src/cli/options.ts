@@ -31,5 +31,7 @@ export function choiceOption<T extends string>(name: string, value: string | und
 
 export function geometryOption(value: string | undefined): SudokuGeometry {
   const size = choiceOption('size', value, ['4', '6', '9'], '4');
-  return size === '4' ? SUDOKU_4X4 : size === '6' ? SUDOKU_6X6 : SUDOKU_9X9;
+  if (size === '4') return SUDOKU_4X4;
+  if (size === '6') return SUDOKU_6X6;
+  return SUDOKU_9X9;
 }

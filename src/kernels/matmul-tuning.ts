@@ -38,7 +38,7 @@ export async function tunedMatmulVariant(gpu: Gpu, plan: MatmulPlan): Promise<Ma
   return (await result).variant;
 }
 
-/** The choices made so far on a device, by plan, for logs and benchmarks. */
+/** Returns the choices made so far on a device, by plan, for logs and benchmarks. */
 export async function matmulTuningTable(gpu: Gpu): Promise<Map<string, TuningResult>> {
   const table = tables.get(gpu) ?? new Map<string, Promise<TuningResult>>();
   const entries = await Promise.all([...table].map(async ([key, result]) => [key, await result] as const));

@@ -20,7 +20,7 @@ const ENTRY_POINTS: Record<MatmulVariant, string> = {
   registers_bn4: 'matmul_registers_bn4',
 };
 
-/** Whether a variant can run a plan: the vec4 forms need strides and sizes in multiples of 4. */
+/** Tells whether a variant can run a plan. The vec4 forms need strides and sizes in multiples of 4. */
 export function matmulVariantSupports(variant: MatmulVariant, plan: MatmulPlan): boolean {
   const multipleOf4 = (...values: number[]) => values.every((value) => value % 4 === 0);
   if (variant === 'registers_nt4') {
@@ -99,7 +99,7 @@ export function matmulReference(plan: MatmulPlan, a: ArrayLike<number>, b: Array
 }
 
 /**
- * The variant for a plan when no tuning pass runs: shared-memory tiles on GPUs, and on
+ * Picks the variant for a plan when no tuning pass runs: shared-memory tiles on GPUs, and on
  * CPU-backed adapters the most specialised register variant the plan allows.
  */
 export function defaultMatmulVariant(gpu: Gpu, plan: MatmulPlan): MatmulVariant {

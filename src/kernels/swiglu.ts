@@ -30,7 +30,7 @@ export function swigluSizes(shape: SwigluShape): { gateUp: number; hidden: numbe
 // ---------------------------------------------------------------------------------------
 // Float64 references.
 
-/** sigmoid(x) from exp(−|x|), which never overflows. */
+/** Computes sigmoid(x) from exp(−|x|), which cannot overflow because its exponent is never positive. */
 export function sigmoid(x: number): number {
   const e = Math.exp(-Math.abs(x));
   return x >= 0 ? 1 / (1 + e) : e / (1 + e);

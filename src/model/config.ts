@@ -103,12 +103,12 @@ const PAPER_SUDOKU: TrmConfig = {
 };
 
 // 4×4 Sudoku: 16 cells, tokens 0 = PAD, 1 = blank, 2…5 = digits 1…4. For 6×6 Sudoku pass
-// { seqLen: 36, vocab: 8 }. Compared with paper-mlp these presets shrink the width (32,
-// SwiGLU expansion 2, widths rounded to 16), the recursion (n 2, T 2), the prefix (4 slots)
-// and the supervision steps (8 instead of 16), and raise the learning rate for batch 32, so
-// that a run finishes in minutes on a CPU adapter. Measured on a 2-core machine with
-// SwiftShader (tiny-mlp, generated 4×4 puzzles, 20000 for training): 96% exact accuracy on
-// 500 held-out puzzles after 1200 steps, about 2 steps/s while other jobs shared the CPU.
+// { seqLen: 36, vocab: 8 }. Compared with paper-mlp these presets are narrower (hidden 32,
+// SwiGLU expansion 2, widths rounded to 16) and recurse less (n 2, T 2, 4 prefix slots, 8
+// supervision steps instead of 16). They use a higher learning rate for batch 32, so a run
+// finishes in minutes on a CPU adapter. Measured on a 2-core machine with SwiftShader
+// (tiny-mlp, 20000 generated 4×4 puzzles): 96% exact accuracy on 500 held-out puzzles after
+// 1200 steps, at about 2 steps/s while other jobs shared the CPU.
 const TINY_SUDOKU: TrmConfig = {
   ...PAPER_SUDOKU,
   hidden: 32,

@@ -11,6 +11,8 @@ import { log } from '../log.js';
 import { AdapterError } from '../gpu/errors.js';
 import type { AdapterSummary } from '../gpu/gpu.js';
 import { describeAdapter } from '../gpu/device.js';
+import type { OpOutputs, OpRequest, WireOpRequest } from '../testing/op-runner.js';
+import { fromWire, toWire, type WireTensor } from '../testing/wire.js';
 import { hasGpuDevice } from '../gpu/vulkan-icd.js';
 
 export type ChromiumAdapter = 'auto' | 'swiftshader' | 'gpu';
@@ -133,6 +135,20 @@ export class ChromiumHost {
       rmSync(userDataDir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /** Runs one op inside the page, through the same op runner as Node. */
+  async runOp(request: OpRequest): Promise<OpOutputs> {
+    const wire: WireOpRequest = {
+      op: request.op,
+      params: request.params,
+      inputs: Object.fromEntries(Object.entries(request.inputs).map(([name, data]) => [name, toWire(data)])),
+    };
+    const outputs = await this.page.evaluate((message: WireOpRequest) => {
+      const host = (window as unknown as { trmHost: { gpu: unknown; testing: { runWireOp: (gpu: unknown, message: WireOpRequest) => Promise<Record<string, WireTensor>> } } }).trmHost;
+      return host.testing.runWireOp(host.gpu, message);
+    }, wire);
+    return Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, fromWire(tensor)]));
   }
 
   async close(): Promise<void> {

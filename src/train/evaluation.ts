@@ -1,11 +1,11 @@
 // Evaluation metrics from the model's per-step predictions: exact and token accuracy at the
-// final supervision step, the step at which each puzzle was first solved, where q_halt first
-// said stop, and a baseline that copies the givens.
+// final supervision step, the step at which each puzzle was first solved, the first step with
+// q_halt > 0, and a baseline that copies the givens.
 import { BLANK_TOKEN } from '../data/sudoku.js';
 import { IGNORE_LABEL } from '../kernels/losses.js';
 import type { TokenBatch } from './sudoku-batches.js';
 
-/** What the model produced for one batch at each supervision step. */
+/** The model's output for one batch at each supervision step. */
 export interface StepPredictions {
   /** Per step: [batch, cells] argmax tokens. */
   tokens: Int32Array[];

@@ -1,6 +1,6 @@
 // Training and evaluation batches of Sudoku puzzles as model tokens (0 pad, 1 blank,
-// 2…N+1 digits), with the order and augmentation fixed by a seed so a resumed run sees
-// exactly the batches an uninterrupted run would.
+// 2…N+1 digits), with the order and augmentation fixed by a seed. A resumed run therefore
+// gets exactly the batches an uninterrupted run would.
 import { augmentPair } from '../data/augment.js';
 import { deriveSeed, Random } from '../data/random.js';
 import { answerAt, cellCount, puzzleAt, PAD_TOKEN, type SudokuSet } from '../data/sudoku.js';
@@ -17,7 +17,7 @@ export interface TokenBatch {
   validRows: number;
 }
 
-/** Where a training stream stands: enough to continue it after a restart. */
+/** Position in a training stream: enough to continue it after a restart. */
 export interface BatcherState {
   epoch: number;
   position: number;
@@ -80,7 +80,7 @@ export class TrainingBatcher {
   }
 }
 
-/** The set in order, `batch` rows at a time; the last batch is padded with ignored rows. */
+/** Yields the set in order, `batch` rows at a time. The last batch is padded with ignored rows. */
 export function* evaluationBatches(set: SudokuSet, batch: number, limit = set.count): Generator<TokenBatch & { first: number }> {
   const cells = cellCount(set.geometry);
   const count = Math.min(limit, set.count);
