@@ -1,4 +1,4 @@
-export { createGpu, requestDevice, describeAdapter, REQUIRED_LIMITS, type CreateGpuOptions } from './gpu/device.js';
-export { Gpu, type AdapterSummary, type AdapterKind } from './gpu/gpu.js';
-export { AdapterError, DeviceLostError, GpuKernelError, ShapeError } from './gpu/errors.js';
-export { setDebugLevel, setLogSink, debugLevel } from './log.js';
+// The package's Node entry point: the browser API plus the helpers that read and write files.
+export * from './browser.js';
+export { readSudokuFile } from './data/sudoku.js';
+export { loadModelCheckpoint, saveModelCheckpoint } from './model/checkpoint.js';

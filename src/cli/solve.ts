@@ -1,11 +1,11 @@
 // `trm solve`: shows the recursion on one puzzle, the grid after every supervision step with
 // q_halt, and the final answer with the cells that break a rule.
 import { parseArgs } from 'node:util';
-import { loadModelCheckpoint, type ModelCheckpoint } from '../model/checkpoint.js';
-import { cellCount, findGeometryForLength, findGridTextError, parseGrid, describeGeometry } from '../data/sudoku.js';
-import { createEngine } from '../train/engine.js';
-import { IGNORE_LABEL } from '../kernels/losses.js';
-import { conflictingCells, renderGrid } from './sudoku-view.js';
+import { readFile } from 'node:fs/promises';
+import { loadModelCheckpoint } from '../model/checkpoint.js';
+import { cellCount, countGivens, describeGeometry, findContradiction, findGeometryForLength, findGridTextError } from '../data/sudoku.js';
+import { Trm, type SolveResult } from '../trm.js';
+import { renderGrid } from './sudoku-view.js';
 import { UsageError } from './options.js';
 
 export const SOLVE_USAGE = `Usage: trm solve --checkpoint CKPT PUZZLE
@@ -33,14 +33,14 @@ export async function solveCommand(argv: string[]): Promise<number> {
   if (!values.checkpoint) throw new UsageError('missing --checkpoint CKPT');
   if (positionals.length !== 1) throw new UsageError(`expected one PUZZLE argument, got ${positionals.length}`);
 
-  const checkpoint = await loadModelCheckpoint(values.checkpoint);
-  const lines = await solvePuzzle(checkpoint, positionals[0]);
+  const lines = await solvePuzzle(values.checkpoint, positionals[0]);
   for (const line of lines) console.log(line);
   return 0;
 }
 
 /** Returns the printed lines of a solve: one block per supervision step, then the answer. */
-export async function solvePuzzle(checkpoint: ModelCheckpoint, text: string): Promise<string[]> {
+export async function solvePuzzle(checkpointPath: string, text: string): Promise<string[]> {
+  const checkpoint = await loadModelCheckpoint(checkpointPath);
   const puzzleText = text.trim();
   const geometry = findGeometryForLength(puzzleText.length);
   if (!geometry) throw new UsageError(`puzzle has ${puzzleText.length} characters, expected 16, 36 or 81`);
@@ -50,35 +50,26 @@ export async function solvePuzzle(checkpoint: ModelCheckpoint, text: string): Pr
     throw new UsageError(`puzzle is ${describeGeometry(geometry)} but the checkpoint was trained on ${checkpoint.config.seqLen}-cell puzzles`);
   }
 
-  const puzzle = parseGrid(puzzleText, geometry);
-  const cells = cellCount(geometry);
-  const engine = await createEngine({ ...checkpoint.config, batch: 1 }, { seed: 0, params: checkpoint.params });
+  const trm = await Trm.load(await readFile(checkpointPath), { source: checkpointPath, overrides: { batch: 1 } });
   try {
-    const batch = { inputs: Int32Array.from(puzzle, (value) => value + 1), labels: new Int32Array(cells).fill(IGNORE_LABEL), puzzleIds: new Int32Array(1), validRows: 1 };
-    const predictions = await engine.evaluate(batch);
-
-    const lines = [`puzzle (${describeGeometry(geometry)}, ${puzzle.filter((v) => v !== 0).length} givens):`, renderGrid(puzzle, geometry), ''];
-    let previous: Uint8Array = puzzle;
-    predictions.tokens.forEach((tokens, index) => {
-      const grid = toGrid(tokens, cells);
-      const changed = new Set([...grid.keys()].filter((cell) => grid[cell] !== previous[cell]));
-      const qHalt = predictions.qHalt[index][0];
-      lines.push(`step ${index + 1}: q_halt ${qHalt.toFixed(2)} (${qHalt > 0 ? 'halt' : 'continue'}), ${changed.size} cells changed`);
-      lines.push(renderGrid(grid, geometry, { changed, conflicts: conflictingCells(grid, geometry) }), '');
-      previous = grid;
-    });
-
-    const conflicts = conflictingCells(previous, geometry);
-    const keptGivens = [...puzzle.keys()].every((cell) => puzzle[cell] === 0 || puzzle[cell] === previous[cell]);
-    lines.push(`answer: ${[...previous].join('')}`);
-    lines.push(conflicts.size === 0 && keptGivens ? 'the answer is a valid solution' : `the answer is not valid: ${conflicts.size} cells break a rule${keptGivens ? '' : ', and some givens were changed'}`);
-    return lines;
+    return renderSolve(await trm.solve(puzzleText));
   } finally {
-    engine.dispose();
+    trm.dispose();
   }
 }
 
-/** Converts predicted tokens (2… = digits) to cell values; anything else becomes blank. */
-function toGrid(tokens: Int32Array, cells: number): Uint8Array {
-  return Uint8Array.from(tokens.subarray(0, cells), (token) => (token >= 2 ? token - 1 : 0));
+function renderSolve(result: SolveResult): string[] {
+  const { geometry, puzzle } = result;
+  const lines = [`puzzle (${describeGeometry(geometry)}, ${countGivens(puzzle)} givens):`, renderGrid(puzzle, geometry), ''];
+  for (const step of result.steps) {
+    const marks = { changed: new Set(step.changed), conflicts: new Set(step.conflicts) };
+    lines.push(`step ${step.step}: q_halt ${step.qHalt.toFixed(2)} (${step.qHalt > 0 ? 'halt' : 'continue'}), ${step.changed.length} cells changed`);
+    lines.push(renderGrid(step.grid, geometry, marks), '');
+  }
+
+  const conflicts = result.steps[result.steps.length - 1].conflicts.length;
+  const keptGivens = findContradiction(puzzle, result.answer, geometry) === null;
+  lines.push(`answer: ${result.answer.join('')}`);
+  lines.push(result.valid ? 'the answer is a valid solution' : `the answer is not valid: ${conflicts} cells break a rule${keptGivens ? '' : ', and some givens were changed'}`);
+  return lines;
 }

@@ -2,32 +2,6 @@
 // break a rule and cells that changed since the previous supervision step.
 import type { SudokuGeometry } from '../data/sudoku.js';
 
-/** Cells whose digit repeats another digit in its row, column or box. */
-export function conflictingCells(grid: ArrayLike<number>, geometry: SudokuGeometry): Set<number> {
-  const { size, boxRows, boxCols } = geometry;
-  const conflicts = new Set<number>();
-  const boxesPerRow = size / boxCols;
-
-  const check = (cells: number[]) => {
-    const byDigit = new Map<number, number[]>();
-    for (const cell of cells) {
-      const digit = grid[cell];
-      if (digit === 0) continue;
-      byDigit.set(digit, [...(byDigit.get(digit) ?? []), cell]);
-    }
-    for (const group of byDigit.values()) if (group.length > 1) group.forEach((cell) => conflicts.add(cell));
-  };
-
-  for (let i = 0; i < size; i++) {
-    check(Array.from({ length: size }, (_, c) => i * size + c));
-    check(Array.from({ length: size }, (_, r) => r * size + i));
-    const top = Math.floor(i / boxesPerRow) * boxRows;
-    const left = (i % boxesPerRow) * boxCols;
-    check(Array.from({ length: size }, (_, k) => (top + Math.floor(k / boxCols)) * size + left + (k % boxCols)));
-  }
-  return conflicts;
-}
-
 export interface GridMarks {
   /** Cells to mark with '!': they break a Sudoku rule. */
   conflicts?: Set<number>;

@@ -179,6 +179,32 @@ export function findGridConflict(grid: ArrayLike<number>, geometry: SudokuGeomet
   return null;
 }
 
+/** Cells whose digit repeats another digit in its row, column or box. */
+export function conflictingCells(grid: ArrayLike<number>, geometry: SudokuGeometry): Set<number> {
+  const { size, boxRows, boxCols } = geometry;
+  const conflicts = new Set<number>();
+  const boxesPerRow = size / boxCols;
+
+  const check = (cells: number[]) => {
+    const byDigit = new Map<number, number[]>();
+    for (const cell of cells) {
+      const digit = grid[cell];
+      if (digit === 0) continue;
+      byDigit.set(digit, [...(byDigit.get(digit) ?? []), cell]);
+    }
+    for (const group of byDigit.values()) if (group.length > 1) group.forEach((cell) => conflicts.add(cell));
+  };
+
+  for (let i = 0; i < size; i++) {
+    check(Array.from({ length: size }, (_, c) => i * size + c));
+    check(Array.from({ length: size }, (_, r) => r * size + i));
+    const top = Math.floor(i / boxesPerRow) * boxRows;
+    const left = (i % boxesPerRow) * boxCols;
+    check(Array.from({ length: size }, (_, k) => (top + Math.floor(k / boxCols)) * size + left + (k % boxCols)));
+  }
+  return conflicts;
+}
+
 /** Returns why a grid is not a complete valid solution, or null when it is. */
 export function findSolutionError(grid: ArrayLike<number>, geometry: SudokuGeometry): string | null {
   for (let cell = 0; cell < grid.length; cell++) {
@@ -248,6 +274,21 @@ export function answerAt(set: SudokuSet, index: number): Uint8Array {
 /** Converts a set to model inputs and labels: count × cells tokens each. */
 export function encodeSet(set: SudokuSet): { inputs: Uint8Array; labels: Uint8Array } {
   return { inputs: encodeGrid(set.puzzles), labels: encodeGrid(set.answers) };
+}
+
+/** Splits a set into its first `first` examples and the rest, copying both. */
+export function splitSudokuSet(set: SudokuSet, first: number): [SudokuSet, SudokuSet] {
+  const cells = cellCount(set.geometry);
+  const part = (from: number, to: number): SudokuSet => ({
+    geometry: set.geometry,
+    count: to - from,
+    puzzles: set.puzzles.slice(from * cells, to * cells),
+    answers: set.answers.slice(from * cells, to * cells),
+    sources: set.sources.slice(from, to),
+    ratings: set.ratings.slice(from, to),
+    lines: set.lines.slice(from, to),
+  });
+  return [part(0, first), part(first, set.count)];
 }
 
 /** Collects examples into a SudokuSet, growing its buffers as needed. */

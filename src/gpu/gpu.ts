@@ -40,11 +40,13 @@ export class Gpu {
       this.lostInfo = info;
       if (info.reason !== 'destroyed') log(0, `device lost: ${info.reason} ${info.message}`);
     });
-    device.addEventListener('uncapturederror', (event) => {
-      const error = (event as GPUUncapturedErrorEvent).error;
-      this.uncaptured ??= new GpuKernelError(kernelNameFrom(error.message), error.message);
-    });
+    device.addEventListener('uncapturederror', this.onUncapturedError);
   }
+
+  private readonly onUncapturedError = (event: Event): void => {
+    const error = (event as GPUUncapturedErrorEvent).error;
+    this.uncaptured ??= new GpuKernelError(kernelNameFrom(error.message), error.message);
+  };
 
   get isSoftware(): boolean {
     return this.adapter.kind === 'software';
@@ -251,6 +253,11 @@ export class Gpu {
 
   destroy(): void {
     this.device.destroy();
+  }
+
+  /** Stops listening to the device's errors, for a device that the application keeps using. */
+  detach(): void {
+    this.device.removeEventListener('uncapturederror', this.onUncapturedError);
   }
 }
 

@@ -2,7 +2,7 @@
 // with unique solutions when no data is given, with the test set held out from training.
 import { generateSudokuSet } from '../data/generator.js';
 import { readReferenceDataset } from '../data/reference-format.js';
-import { cellCount, decodeTokens, formatGrid, geometryFromLength, readSudokuFile, SudokuSetBuilder, type BadRowPolicy, type SudokuGeometry, type SudokuSet } from '../data/sudoku.js';
+import { cellCount, decodeTokens, formatGrid, geometryFromLength, readSudokuFile, splitSudokuSet, SudokuSetBuilder, type BadRowPolicy, type SudokuGeometry, type SudokuSet } from '../data/sudoku.js';
 
 export interface DataOptions {
   /** A CSV or puzzle-list file, or a reference dataset folder; generated puzzles when absent. */
@@ -37,7 +37,7 @@ export async function loadRunData(options: DataOptions): Promise<RunData> {
 
   const heldOut = Math.min(options.heldOutFromData, Math.floor(full.count / 10));
   if (heldOut < 1) throw new Error(`--data ${options.data} has ${full.count} puzzles, too few to hold out a test set; pass --test FILE`);
-  const [train, test] = splitSet(full, full.count - heldOut);
+  const [train, test] = splitSudokuSet(full, full.count - heldOut);
   description.push(`test data: the last ${heldOut} puzzles of ${options.data}, held out from training`);
   return { train, test, description };
 }
@@ -98,16 +98,3 @@ function generatedData(options: DataOptions): RunData {
   };
 }
 
-function splitSet(set: SudokuSet, first: number): [SudokuSet, SudokuSet] {
-  const cells = cellCount(set.geometry);
-  const part = (from: number, to: number): SudokuSet => ({
-    geometry: set.geometry,
-    count: to - from,
-    puzzles: set.puzzles.slice(from * cells, to * cells),
-    answers: set.answers.slice(from * cells, to * cells),
-    sources: set.sources.slice(from, to),
-    ratings: set.ratings.slice(from, to),
-    lines: set.lines.slice(from, to),
-  });
-  return [part(0, first), part(first, set.count)];
-}
