@@ -156,4 +156,11 @@ describe('trm command line', () => {
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(message);
   });
+
+  test('version prints the package version', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    const result = trm(['--version']);
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe(`trm-webgpu ${manifest.version}`);
+  });
 });

@@ -7,6 +7,7 @@ import { solveCommand } from './cli/solve.js';
 import { trainCommand } from './cli/train.js';
 import { checkCommand } from './cli/check.js';
 import { traceCommand } from './cli/trace.js';
+import { readFileSync } from 'node:fs';
 
 const USAGE = `Usage: trm [command] [options]
 
@@ -19,6 +20,7 @@ Commands:
   trace      Write logits, losses, gradients and parameters of K steps on one batch
   check      Print the WebGPU adapter and check the matmul kernels against float64
   help       Show this text
+  version    Print the package version (also --version)
 
 Run 'trm COMMAND --help' for a command's options. DEBUG=0…3 sets the log detail.`;
 
@@ -38,9 +40,20 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  if (name === 'version' || name === '--version' || name === '-v') {
+    console.log(packageVersion());
+    return 0;
+  }
+
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command '${name}'; run 'trm help' for the list`);
   return command(rest);
+}
+
+/** Reads the version from package.json, two folders above dist/src/cli.js. */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+  return `${manifest.name} ${manifest.version}`;
 }
 
 main(process.argv.slice(2)).then(
