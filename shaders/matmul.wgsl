@@ -106,6 +106,12 @@ fn matmul_tiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
 // The block lives in four vec4 accumulators and every loop over it is written out by hand:
 // SwiftShader keeps a dynamically indexed private array in memory, which measured ~100×
 // slower than registers (SwiftShader 5.0.0 in Chromium 156).
+// NOTE: these variants reach about 15-40% of the FMA probe's rate on SwiftShader, short of
+// the half that the benchmark targets. SwiftShader runs 4 invocations in the 4 lanes of an
+// SSE register, and it turns every storage load whose offset is not a compile-time constant
+// into a gather of 4 scalar loads (SIMD::Pointer::Load, src/Pipeline/ShaderCore.hpp in
+// google/swiftshader). So a 4×4 block spends more time gathering than in its 16 FMAs, and a
+// larger block would need more than the 16 SSE registers (an estimate, not measured).
 // Dispatch: ceil(batch · ceil(M/4) · ceil(N/4) / 64) workgroups, folded into x and y.
 
 @compute @workgroup_size(64)
