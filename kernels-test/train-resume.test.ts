@@ -47,7 +47,7 @@ function bytesOf(data: ArrayBufferView): number[] {
   return Array.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
 }
 
-/** The train records of metrics.jsonl without their wall-clock fields. */
+/** Returns the train records of metrics.jsonl without their wall-clock fields. */
 function trainRecords(out: string): Record<string, unknown>[] {
   return readFileSync(join(work, out, 'metrics.jsonl'), 'utf8')
     .trim()
@@ -63,7 +63,7 @@ describe('train resume', () => {
 
   test('stop and resume matches straight run', async () => {
     // Two fresh runs time the matmul variants independently and may pick different ones, so
-    // both use the default variants here; the next test covers the variants of a resume.
+    // both use the default variants here. The next test covers the variants of a resume.
     setMatmulTuning(false);
     expect(await runTraining(runOptions('straight', 9), false)).toBe(0);
     // Stopping at 3 puts the resume point between two evaluations (steps 4 and 8) and the

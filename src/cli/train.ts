@@ -194,6 +194,8 @@ export async function runTraining(options: RunOptions, resume: boolean): Promise
 
   const saved = resume ? await loadResumePoint(run) : null;
   // The variants the run used before, so that its products round exactly as they would have.
+  // NOTE: a fresh run times the variants, so two fresh runs with the same seed may still round
+  // differently; only a resume reuses the choices of the run it continues.
   const engine = await createEngine(config, { seed: options.seed, runtime: options.runtime ?? 'node', matmulChoices: saved?.matmulChoices });
   const state: RunState = {
     engine, options: run, test, step: 0, bestExact: -1,
@@ -219,7 +221,7 @@ async function loadResumePoint(options: RunOptions): Promise<SavedRun> {
 }
 
 async function restore(state: RunState, train: SudokuSet, saved: SavedRun): Promise<void> {
-  if (!saved.snapshot.slots) console.log('the checkpoint has no slot state (an older file): every slot starts a new puzzle, so the run is not bit-identical to an uninterrupted one');
+  if (!saved.snapshot.slots) console.log('the checkpoint has no slot state because an older version wrote it, so every slot starts a new puzzle and the run is not bit-identical to an uninterrupted one');
   await state.engine.loadState(saved.snapshot);
   state.step = saved.snapshot.step;
   state.batcher = new TrainingBatcher(train, state.options.config.batch, state.options.seed, state.options.augment, saved.batcher);

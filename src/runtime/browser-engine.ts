@@ -15,7 +15,11 @@ import { ChromiumHost } from './chromium.js';
 // several minutes, well past puppeteer's 180 s default. NOTE: the hour is a guess, not a measured bound.
 const CALL_TIMEOUT_MS = 3_600_000;
 
-/** Launches Chromium and creates a trainer in its page; dispose() closes Chromium. */
+/**
+ * Launches Chromium and creates a trainer in its page; dispose() closes Chromium.
+ * NOTE: the bit-exact resume test runs on the node runtime. For this runtime the tests check
+ * only that the trainer state survives a round trip through the page bit for bit.
+ */
 export async function createBrowserEngine(config: TrmConfig, options: EngineOptions): Promise<TrainingEngine> {
   const host = await ChromiumHost.launch({ protocolTimeout: CALL_TIMEOUT_MS, closeOnSigint: false });
   const call = <T>(method: string, ...args: unknown[]) => host.callTraining(method, args) as Promise<T>;

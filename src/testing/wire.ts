@@ -35,8 +35,9 @@ export function dtypeOf(data: TypedData): Dtype {
 }
 
 /**
- * A value tree that survives JSON: typed arrays become { typed: WireTensor } and NaN, ±Infinity
- * and −0 become { number: text }. Objects and arrays are walked; other values pass unchanged.
+ * Encodes a value tree so that it survives JSON: typed arrays become { typed: WireTensor }, and
+ * NaN, ±Infinity and −0 become { number: text }. Objects and arrays are walked, and other
+ * values pass unchanged.
  */
 export function encodeMessage(value: unknown): unknown {
   if (value instanceof Float32Array || value instanceof Int32Array || value instanceof Uint32Array) return { typed: toWire(value) };

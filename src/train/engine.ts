@@ -13,7 +13,7 @@ import type { TokenBatch } from './sudoku-batches.js';
 export type TrainStepMetrics = TrainMetrics;
 export type TrainingSnapshot = TrainerState;
 
-/** Where the kernels run: Dawn in this process, or Chromium's WebGPU in a headless page. */
+/** The runtime of the kernels: 'node' is Dawn in this process, 'browser' Chromium's WebGPU in a headless page. */
 export type EngineRuntime = 'node' | 'browser';
 
 export const ENGINE_RUNTIMES: readonly EngineRuntime[] = ['node', 'browser'];

@@ -120,7 +120,7 @@ function readSlots(source: string, config: TrmConfig, tensors: ReadonlyMap<strin
   const read = (field: keyof SlotSnapshot, dtype: 'F32' | 'I32', length: number): Float32Array | Int32Array => {
     const name = SLOT_TENSORS[field];
     const tensor = tensors.get(name);
-    if (!tensor) throw new CheckpointError(source, `tensor '${name}' is missing but other slot tensors are present; the file is incomplete`);
+    if (!tensor) throw new CheckpointError(source, `tensor '${name}' is missing but other slot tensors are present, so the file is incomplete; resume from an intact checkpoint`);
     if (tensor.dtype !== dtype || tensor.data.length !== length) {
       throw new CheckpointError(source, `tensor '${name}' is ${tensor.dtype} with ${tensor.data.length} values, expected ${length} ${dtype} values`);
     }
