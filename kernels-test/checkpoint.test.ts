@@ -4,6 +4,7 @@ import { CONFIG_METADATA_KEY, decodeModelCheckpoint, encodeModelCheckpoint } fro
 import { trmConfig } from '../src/model/config.js';
 import { initializeParameters } from '../src/model/init.js';
 import { denseLayout, tensorSpecs, LM_HEAD, Q_HEAD_BIAS } from '../src/model/parameters.js';
+import { slotSizes } from '../src/kernels/halting.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/state.js';
 
 const mlp = trmConfig('test-tiny');
@@ -176,6 +177,48 @@ describe('training checkpoint', () => {
     const model = decodeModelCheckpoint(encodeCheckpoint(mlp, snapshot, { epoch: 0, position: 0 }), 'run');
     expect(Array.from(model.params.dense)).toEqual(Array.from(snapshot.ema));
     expect(model.metadata.weights).toBe('ema');
+  });
+
+  function exampleSlots() {
+    const sizes = slotSizes({ batch: mlp.batch, prefix: mlp.puzzleEmbSlots, seq: mlp.seqLen, hidden: mlp.hidden, maxSteps: mlp.maxSupervisionSteps });
+    return {
+      y: Float32Array.from({ length: sizes.carry }, (_, i) => i * 0.5 - 3),
+      z: Float32Array.from({ length: sizes.carry }, (_, i) => -i),
+      tokens: Int32Array.from({ length: sizes.tokens }, (_, i) => i % 7),
+      labels: Int32Array.from({ length: sizes.tokens }, (_, i) => (i % 5) - 100),
+      puzzleIds: Int32Array.from({ length: mlp.batch }, (_, i) => i),
+      steps: Uint32Array.from({ length: mlp.batch }, (_, i) => i + 1),
+      halted: Uint32Array.from({ length: mlp.batch }, (_, i) => i % 2),
+      minSteps: Uint32Array.from({ length: mlp.batch }, () => 0xffffffff),
+    };
+  }
+
+  test('round trip restores slots, generator and variants', () => {
+    const slots = exampleSlots();
+    const explorationRng: [number, number, number, number] = [1, 0xffffffff, 0, 77];
+    const variants = { '4x4x4x1 a(4,1,0)+0 b(4,1,0)+0': 'registers' as const };
+    const saved = decodeCheckpoint(encodeCheckpoint(mlp, { ...snapshot, slots, explorationRng }, { epoch: 0, position: 5 }, variants), 'run');
+
+    for (const [field, data] of Object.entries(slots)) {
+      const restored = saved.snapshot.slots?.[field as keyof typeof slots];
+      expect(restored?.constructor, field).toBe(data.constructor);
+      expect(Array.from(restored ?? []), field).toEqual(Array.from(data));
+    }
+    expect(saved.snapshot.explorationRng).toEqual(explorationRng);
+    expect(saved.matmulChoices).toEqual(variants);
+  });
+
+  test('older file resumes without slot state', () => {
+    const saved = decodeCheckpoint(encodeCheckpoint(mlp, snapshot, { epoch: 0, position: 0 }), 'run');
+    expect(saved.snapshot.slots).toBeUndefined();
+    expect(saved.snapshot.explorationRng).toBeUndefined();
+    expect(saved.matmulChoices).toEqual({});
+  });
+
+  test('rejects a partial slot state', () => {
+    const complete = encodeCheckpoint(mlp, { ...snapshot, slots: exampleSlots() }, { epoch: 0, position: 0 });
+    const partial = rewrite(complete, (name, tensor) => (name === 'train.slots.z' ? null : [name, tensor]));
+    expect(() => decodeCheckpoint(partial, 'run')).toThrow(/tensor 'train\.slots\.z' is missing but other slot tensors are present/);
   });
 
   test('model-only file cannot be resumed', () => {

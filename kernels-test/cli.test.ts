@@ -105,6 +105,26 @@ describe('trm command line', () => {
     expect(Array.from(after)).not.toEqual(Array.from(before));
   });
 
+  test('train runs in the browser runtime', () => {
+    const result = trm(['train', '--out', 'run-browser', '--runtime', 'browser', '--steps', '4', '--eval-every', '4', ...TRAIN_ARGS]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/step 4\/4 {2}loss \d+\.\d+/);
+    expect(metricsSteps('run-browser', 'train')).toEqual([2, 4]);
+    expect(metricsSteps('run-browser', 'eval')).toEqual([4]);
+    expect(JSON.parse(readFileSync(join(work, 'run-browser', 'run.json'), 'utf8')).runtime).toBe('browser');
+
+    const checkpoint = parseSafetensors(readFileSync(join(work, 'run-browser', 'last.safetensors')));
+    expect(checkpoint.metadata.step).toBe('4');
+    expect(checkpoint.tensors.get('train.slots.y')?.shape).toEqual([8, 20, 32]);
+    expect(Object.keys(JSON.parse(checkpoint.metadata.matmul_variants)).length).toBeGreaterThan(0);
+
+    const evaluation = trm(['eval', '--checkpoint', 'run-browser/last.safetensors', '--data', csv, '--json']);
+    expect(evaluation.stderr).toBe('');
+    expect(evaluation.status).toBe(0);
+    expect((JSON.parse(evaluation.stdout) as { puzzles: number }).puzzles).toBe(12);
+  });
+
   test('resume continues the same run', () => {
     const straight = trm(['train', '--out', 'run-straight', '--steps', '8', '--eval-every', '4', ...TRAIN_ARGS]);
     expect(straight.status).toBe(0);
@@ -149,7 +169,8 @@ describe('trm command line', () => {
     [['eval', '--checkpoint', 'nothing.safetensors', '--data', 'x.csv'], /invalid checkpoint nothing\.safetensors: cannot be read/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['train', '--resume', 'run-a'], /run-a is already at step 6; pass --steps above 6/],
-    [['train', '--resume', 'run-a', '--steps', '9', '--lr', '0.5'], /--resume takes only --steps/],
+    [['train', '--resume', 'run-a', '--steps', '9', '--lr', '0.5'], /--resume takes only --steps and --runtime/],
+    [['train', '--out', 'r3', '--runtime', 'gpu'], /invalid --runtime 'gpu': expected node, browser/],
     [['eval', '--checkpoint', 'run-a/last.safetensors', '--data', 'missing.csv'], /data not found: missing\.csv/],
   ])('rejects %j', (args, message) => {
     const result = trm(args);

@@ -122,6 +122,18 @@ describe('GPU trainer', () => {
       expect(loaded.ema).toEqual(state.ema);
       expect(loaded.adamM).toEqual(state.adamM);
       expect(loaded.adamV).toEqual(state.adamV);
+      expect(loaded.slots).toEqual(state.slots);
+      expect(loaded.explorationRng).toEqual(state.explorationRng);
+
+      // The copy continues every slot's puzzle and the exploration draws exactly as the original does.
+      const batch = randomBatch(rng);
+      await trainer.trainStep(batch);
+      await copy.trainStep(batch);
+      const original = await trainer.readMetrics();
+      const continued = await copy.readMetrics();
+      expect(continued.loss).toBe(original.loss);
+      expect(continued.slots.steps).toEqual(original.slots.steps);
+      expect((await copy.exportState()).params.dense).toEqual((await trainer.exportState()).params.dense);
     } finally {
       copy.dispose();
     }

@@ -101,6 +101,20 @@ describe('Trm API', () => {
     }
   });
 
+  test('loaded checkpoint continues training', async () => {
+    const bytes = await trm.saveCheckpoint({ epoch: 0, position: 24 });
+    const loaded = await Trm.load(bytes, { source: 'saved' });
+    try {
+      const batcher = new TrainingBatcher(set, loaded.config.batch, 9, false);
+      await loaded.trainStep(batcher.next());
+      const metrics = await loaded.readMetrics();
+      expect(metrics.step).toBe(4);
+      expect(Number.isFinite(metrics.loss)).toBe(true);
+    } finally {
+      loaded.dispose();
+    }
+  });
+
   test('load rejects bytes that are not a checkpoint', async () => {
     await expect(Trm.load(new Uint8Array([1, 2, 3]), { source: 'notes.txt' })).rejects.toThrow(CheckpointError);
     await expect(Trm.load(new TextEncoder().encode('{"a":1}'), { source: 'notes.txt' })).rejects.toThrow(/invalid checkpoint notes\.txt/);

@@ -14,7 +14,7 @@ import {
   type SudokuGeometry, type SudokuSet,
 } from './data/sudoku.js';
 import { decodeCheckpoint, encodeCheckpoint } from './train/state.js';
-import { accumulateBatch, emptyTotals, summarize, type EvaluationReport } from './train/evaluation.js';
+import { accumulateBatch, emptyTotals, summarize, type EvaluationReport, type StepPredictions } from './train/evaluation.js';
 import { evaluationBatches, type BatcherState, type TokenBatch } from './train/sudoku-batches.js';
 
 export interface TrmOptions {
@@ -106,6 +106,8 @@ export class Trm {
     const config = applyTrainingOverrides(model.config, options.overrides ?? {}, source);
     const hasTrainingState = [...model.tensors.keys()].some((name) => name.startsWith(TRAINING_STATE_PREFIX));
     const state: LoadableState = hasTrainingState ? decodeCheckpoint(data, source).snapshot : { params: model.params };
+    // Slot carries are per batch row, so with another batch size every slot starts a new puzzle.
+    if (config.batch !== model.config.batch) delete state.slots;
 
     return Trm.open(options.device, async (gpu) => {
       const trainer = await TrmTrainer.create(gpu, config, { parameters: state.params, seed: options.seed ?? 0 });
@@ -182,29 +184,7 @@ export class Trm {
   async solve(puzzle: string | ArrayLike<number>): Promise<SolveResult> {
     const geometry = this.requireGeometry('solve');
     const cells = parsePuzzle(puzzle, geometry);
-    const batch = {
-      inputs: Int32Array.from(cells, (value) => value + 1),
-      labels: new Int32Array(cells.length).fill(IGNORE_LABEL),
-      puzzleIds: new Int32Array(1),
-      validRows: 1,
-    };
-    const evaluation = await this.trainer.evaluate(batch);
-
-    const steps: SolveStep[] = [];
-    let previous = cells;
-    evaluation.tokens.forEach((tokens, index) => {
-      const grid = Uint8Array.from(tokens, (token) => (token >= 2 ? token - 1 : 0));
-      const changed = [...grid.keys()].filter((cell) => grid[cell] !== previous[cell]);
-      const conflicts = [...conflictingCells(grid, geometry)].sort((a, b) => a - b);
-      steps.push({ step: index + 1, grid, qHalt: evaluation.qHalt[index][0], changed, conflicts });
-      previous = grid;
-    });
-
-    const last = steps[steps.length - 1];
-    const complete = last.grid.every((value) => value !== 0);
-    const valid = complete && last.conflicts.length === 0 && findContradiction(cells, last.grid, geometry) === null;
-    const halt = steps.find((step) => step.qHalt > 0);
-    return { geometry, puzzle: cells, steps, answer: last.grid, haltStep: halt ? halt.step : null, valid };
+    return solveResultFrom(await this.trainer.evaluate(puzzleBatch(cells)), cells, geometry);
   }
 
   /**
@@ -231,6 +211,35 @@ export class Trm {
     }
     return geometry;
   }
+}
+
+/** Returns a one-puzzle evaluation batch: tokens = cell value + 1, no labels. */
+export function puzzleBatch(cells: Uint8Array): TokenBatch {
+  return {
+    inputs: Int32Array.from(cells, (value) => value + 1),
+    labels: new Int32Array(cells.length).fill(IGNORE_LABEL),
+    puzzleIds: new Int32Array(1),
+    validRows: 1,
+  };
+}
+
+/** Builds the per-step view of a one-puzzle evaluation: grids, q_halt, changed and conflicting cells. */
+export function solveResultFrom(evaluation: StepPredictions, cells: Uint8Array, geometry: SudokuGeometry): SolveResult {
+  const steps: SolveStep[] = [];
+  let previous = cells;
+  evaluation.tokens.forEach((tokens, index) => {
+    const grid = Uint8Array.from(tokens.subarray(0, cells.length), (token) => (token >= 2 ? token - 1 : 0));
+    const changed = [...grid.keys()].filter((cell) => grid[cell] !== previous[cell]);
+    const conflicts = [...conflictingCells(grid, geometry)].sort((a, b) => a - b);
+    steps.push({ step: index + 1, grid, qHalt: evaluation.qHalt[index][0], changed, conflicts });
+    previous = grid;
+  });
+
+  const last = steps[steps.length - 1];
+  const complete = last.grid.every((value) => value !== 0);
+  const valid = complete && last.conflicts.length === 0 && findContradiction(cells, last.grid, geometry) === null;
+  const halt = steps.find((step) => step.qHalt > 0);
+  return { geometry, puzzle: cells, steps, answer: last.grid, haltStep: halt ? halt.step : null, valid };
 }
 
 function toBytes(bytes: ArrayBuffer | ArrayBufferView, source: string): Uint8Array {

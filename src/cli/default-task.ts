@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { formatGrid, cellCount, SUDOKU_4X4 } from '../data/sudoku.js';
 import { generateSudoku } from '../data/generator.js';
+import { loadModelCheckpoint } from '../model/checkpoint.js';
 import { trmConfig } from '../model/config.js';
 import { solvePuzzle } from './solve.js';
 import { runTraining, type RunOptions } from './train.js';
@@ -36,7 +37,8 @@ export async function defaultTask(outRoot = 'runs'): Promise<number> {
 
   const example = generateSudoku({ seed: 424242, geometry: SUDOKU_4X4, difficulty: 1 });
   console.log(`\nsolving ${formatGrid(example.puzzle)} (answer ${formatGrid(example.answer)}, ${cellCount(SUDOKU_4X4)} cells):`);
-  for (const line of await solvePuzzle(join(out, 'last.safetensors'), formatGrid(example.puzzle))) console.log(line);
+  const checkpoint = await loadModelCheckpoint(join(out, 'last.safetensors'));
+  for (const line of await solvePuzzle(checkpoint, formatGrid(example.puzzle))) console.log(line);
   console.log(`\nrun folder: ${out} (metrics.jsonl, plot.svg, last.safetensors, best.safetensors)`);
   return 0;
 }

@@ -1,14 +1,14 @@
 // `trm solve`: shows the recursion on one puzzle, the grid after every supervision step with
 // q_halt, and the final answer with the cells that break a rule.
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
-import { loadModelCheckpoint } from '../model/checkpoint.js';
-import { cellCount, countGivens, describeGeometry, findContradiction, findGeometryForLength, findGridTextError } from '../data/sudoku.js';
-import { Trm, type SolveResult } from '../trm.js';
+import { loadModelCheckpoint, type ModelCheckpoint } from '../model/checkpoint.js';
+import { cellCount, countGivens, describeGeometry, findContradiction, findGeometryForLength, findGridTextError, parseGrid } from '../data/sudoku.js';
+import { createEngine, ENGINE_RUNTIMES, type EngineRuntime } from '../train/engine.js';
+import { puzzleBatch, solveResultFrom, type SolveResult } from '../trm.js';
 import { renderGrid } from './sudoku-view.js';
-import { UsageError } from './options.js';
+import { choiceOption, UsageError } from './options.js';
 
-export const SOLVE_USAGE = `Usage: trm solve --checkpoint CKPT PUZZLE
+export const SOLVE_USAGE = `Usage: trm solve --checkpoint CKPT [--runtime node|browser] PUZZLE
 
 Runs every supervision step on one puzzle and prints the grid after each step with q_halt
 (the model's halting logit; it would stop training on this puzzle once q_halt > 0).
@@ -18,13 +18,16 @@ PUZZLE is 16, 36 or 81 characters (4×4, 6×6, 9×9), row-major, '.' or '0' for 
 
 Options:
   --checkpoint CKPT  A .safetensors model or training checkpoint
+  --runtime node|browser
+                     Where the kernels run: Dawn in this process (default) or Chromium's
+                     WebGPU in a headless page
   -h, --help         Show this text`;
 
 export async function solveCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { checkpoint: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { checkpoint: { type: 'string' }, runtime: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     console.log(SOLVE_USAGE);
@@ -33,14 +36,15 @@ export async function solveCommand(argv: string[]): Promise<number> {
   if (!values.checkpoint) throw new UsageError('missing --checkpoint CKPT');
   if (positionals.length !== 1) throw new UsageError(`expected one PUZZLE argument, got ${positionals.length}`);
 
-  const lines = await solvePuzzle(values.checkpoint, positionals[0]);
+  const runtime = choiceOption('runtime', values.runtime, ENGINE_RUNTIMES, 'node');
+  const checkpoint = await loadModelCheckpoint(values.checkpoint);
+  const lines = await solvePuzzle(checkpoint, positionals[0], runtime);
   for (const line of lines) console.log(line);
   return 0;
 }
 
 /** Returns the printed lines of a solve: one block per supervision step, then the answer. */
-export async function solvePuzzle(checkpointPath: string, text: string): Promise<string[]> {
-  const checkpoint = await loadModelCheckpoint(checkpointPath);
+export async function solvePuzzle(checkpoint: ModelCheckpoint, text: string, runtime: EngineRuntime = 'node'): Promise<string[]> {
   const puzzleText = text.trim();
   const geometry = findGeometryForLength(puzzleText.length);
   if (!geometry) throw new UsageError(`puzzle has ${puzzleText.length} characters, expected 16, 36 or 81`);
@@ -50,11 +54,12 @@ export async function solvePuzzle(checkpointPath: string, text: string): Promise
     throw new UsageError(`puzzle is ${describeGeometry(geometry)} but the checkpoint was trained on ${checkpoint.config.seqLen}-cell puzzles`);
   }
 
-  const trm = await Trm.load(await readFile(checkpointPath), { source: checkpointPath, overrides: { batch: 1 } });
+  const puzzle = parseGrid(puzzleText, geometry);
+  const engine = await createEngine({ ...checkpoint.config, batch: 1 }, { seed: 0, params: checkpoint.params, runtime });
   try {
-    return renderSolve(await trm.solve(puzzleText));
+    return renderSolve(solveResultFrom(await engine.evaluate(puzzleBatch(puzzle)), puzzle, geometry));
   } finally {
-    trm.dispose();
+    await engine.dispose();
   }
 }
 

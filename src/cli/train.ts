@@ -8,14 +8,14 @@ import { trmConfig, validateConfig, TRM_CONFIGS, type TrmConfig, type TrmConfigN
 import { cellCount, vocabSize, type SudokuSet } from '../data/sudoku.js';
 import { loadRunData, type DataOptions } from '../train/datasets.js';
 import { accumulateBatch, emptyTotals, summarize, type EvaluationReport } from '../train/evaluation.js';
-import { createEngine, type TrainStepMetrics, type TrainingEngine } from '../train/engine.js';
+import { createEngine, ENGINE_RUNTIMES, type EngineRuntime, type TrainStepMetrics, type TrainingEngine, type TrainingSnapshot } from '../train/engine.js';
 import { renderTrainingPlot, type PlotPoint } from '../train/plot.js';
 import { evaluationBatches, TrainingBatcher } from '../train/sudoku-batches.js';
-import { loadCheckpoint, saveCheckpoint } from '../train/state.js';
+import { loadCheckpoint, saveCheckpoint, type SavedRun } from '../train/state.js';
 import { choiceOption, geometryOption, integerOption, numberOption, UsageError } from './options.js';
 
 export const TRAIN_USAGE = `Usage: trm train [--data FILE|DIR] [--test FILE] --out RUN_DIR [options]
-       trm train --resume RUN_DIR [--steps N]
+       trm train --resume RUN_DIR [--steps N] [--runtime node|browser]
 
 Trains a TRM on Sudoku. Without --data it trains on generated puzzles.
 
@@ -41,8 +41,12 @@ Options:
   --size 4|6|9           Grid size of generated puzzles (default 4)
   --generate N           Generated training puzzles (default 20000)
   --difficulty X         0 (easiest) to 1 (hardest) for generated puzzles (default 1)
-  --runtime node         Where kernels run (only node for training)
-  --resume RUN_DIR       Continue a run from its last checkpoint with the same data order
+  --runtime node|browser Where the kernels run: 'node' uses Dawn in this process (default),
+                         'browser' Chromium's WebGPU in a headless page; data, logs and
+                         checkpoints stay in this process either way
+  --resume RUN_DIR       Continue a run from its last checkpoint with the same data order,
+                         slot state and matmul variants; on the same runtime and adapter the
+                         result is bit-identical to an uninterrupted run
   -h, --help             Show this text`;
 
 export interface RunOptions {
@@ -56,6 +60,8 @@ export interface RunOptions {
   logEvery: number;
   seed: number;
   augment: boolean;
+  /** Absent in the run.json of runs from before the browser runtime, which trained in Node. */
+  runtime?: EngineRuntime;
 }
 
 interface RunState {
@@ -87,12 +93,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   choiceOption('task', values.task, ['sudoku'], 'sudoku');
-  choiceOption('runtime', values.runtime, ['node'], 'node');
+  const runtime = values.runtime === undefined ? undefined : choiceOption('runtime', values.runtime, ENGINE_RUNTIMES, 'node');
 
   if (values.resume) {
-    const extra = Object.keys(values).filter((name) => values[name as keyof typeof values] !== undefined && name !== 'resume' && name !== 'steps');
-    if (extra.length > 0) throw new UsageError(`--resume takes only --steps; the run keeps the options in its run.json (got --${extra.join(', --')})`);
-    return runTraining(await resumedOptions(values.resume, values.steps), true);
+    const allowed = ['resume', 'steps', 'runtime'];
+    const extra = Object.keys(values).filter((name) => values[name as keyof typeof values] !== undefined && !allowed.includes(name));
+    if (extra.length > 0) throw new UsageError(`--resume takes only --steps and --runtime; the run keeps the options in its run.json (got --${extra.join(', --')})`);
+    return runTraining(await resumedOptions(values.resume, values.steps, runtime), true);
   }
   return runTraining(await freshOptions(values), false);
 }
@@ -140,6 +147,7 @@ async function freshOptions(values: TrainValues): Promise<RunOptions> {
     logEvery: integerOption('log-every', text('log-every'), 10),
     seed: data.generate.seed,
     augment: !values['no-augment'],
+    runtime: choiceOption('runtime', text('runtime'), ENGINE_RUNTIMES, 'node'),
   };
 }
 
@@ -158,7 +166,7 @@ async function baseConfig(name: string): Promise<TrmConfig> {
   return config;
 }
 
-async function resumedOptions(runDir: string, steps: string | undefined): Promise<RunOptions> {
+async function resumedOptions(runDir: string, steps: string | undefined, runtime: EngineRuntime | undefined): Promise<RunOptions> {
   const path = join(runDir, 'run.json');
   let options: RunOptions;
   try {
@@ -166,7 +174,7 @@ async function resumedOptions(runDir: string, steps: string | undefined): Promis
   } catch (cause) {
     throw new UsageError(`cannot resume ${runDir}: ${path} is missing or invalid (${(cause as Error).message})`);
   }
-  return { ...options, out: runDir, steps: integerOption('steps', steps, options.steps) };
+  return { ...options, out: runDir, steps: integerOption('steps', steps, options.steps), runtime: runtime ?? options.runtime ?? 'node' };
 }
 
 /** Fits vocab and sequence length to the data, then checks the config against it. */
@@ -184,7 +192,11 @@ export async function runTraining(options: RunOptions, resume: boolean): Promise
   const run = { ...options, config };
   for (const line of description) console.log(line);
 
-  const engine = await createEngine(config, { seed: options.seed });
+  const saved = resume ? await loadResumePoint(run) : null;
+  // The variants the run used before, so that its products round exactly as they would have.
+  // NOTE: a fresh run times the variants, so two fresh runs with the same seed may still round
+  // differently; only a resume reuses the choices of the run it continues.
+  const engine = await createEngine(config, { seed: options.seed, runtime: options.runtime ?? 'node', matmulChoices: saved?.matmulChoices });
   const state: RunState = {
     engine, options: run, test, step: 0, bestExact: -1,
     batcher: new TrainingBatcher(train, config.batch, options.seed, options.augment),
@@ -192,22 +204,26 @@ export async function runTraining(options: RunOptions, resume: boolean): Promise
   };
 
   try {
-    if (resume) await restore(state, train);
+    if (saved) await restore(state, train, saved);
     await writeFile(join(options.out, 'run.json'), JSON.stringify(run, null, 2));
     return await loop(state);
   } finally {
-    engine.dispose();
+    await engine.dispose();
   }
 }
 
-async function restore(state: RunState, train: SudokuSet): Promise<void> {
-  const path = join(state.options.out, 'last.safetensors');
-  const saved = await loadCheckpoint(path);
+/** Reads the run's last checkpoint and checks that --steps leaves steps to train. */
+async function loadResumePoint(options: RunOptions): Promise<SavedRun> {
+  const saved = await loadCheckpoint(join(options.out, 'last.safetensors'));
+  const step = saved.snapshot.step;
+  if (step >= options.steps) throw new UsageError(`${options.out} is already at step ${step}; pass --steps above ${step} to train further`);
+  return saved;
+}
+
+async function restore(state: RunState, train: SudokuSet, saved: SavedRun): Promise<void> {
+  if (!saved.snapshot.slots) console.log('the checkpoint has no slot state because an older version wrote it, so every slot starts a new puzzle and the run is not bit-identical to an uninterrupted one');
   await state.engine.loadState(saved.snapshot);
   state.step = saved.snapshot.step;
-  if (state.step >= state.options.steps) {
-    throw new UsageError(`${state.options.out} is already at step ${state.step}; pass --steps above ${state.step} to train further`);
-  }
   state.batcher = new TrainingBatcher(train, state.options.config.batch, state.options.seed, state.options.augment, saved.batcher);
   await reloadCurves(state);
   console.log(`resumed ${state.options.out} at step ${state.step}`);
@@ -244,7 +260,7 @@ async function loop(state: RunState): Promise<number> {
 
     if (savedStep !== state.step) {
       await engine.readMetrics();
-      await saveCheckpoint(lastPath, options.config, await engine.exportState(), state.batcher.position);
+      await saveRunCheckpoint(state, lastPath, await engine.exportState());
       console.log(`checkpoint: ${lastPath} (step ${state.step})`);
     }
   } catch (error) {
@@ -287,11 +303,15 @@ async function evaluateAndCheckpoint(state: RunState): Promise<void> {
   await writePlot(state);
 
   const snapshot = await engine.exportState();
-  await saveCheckpoint(join(options.out, 'last.safetensors'), options.config, snapshot, state.batcher.position);
+  await saveRunCheckpoint(state, join(options.out, 'last.safetensors'), snapshot);
   if (report.exactAccuracy > state.bestExact) {
     state.bestExact = report.exactAccuracy;
-    await saveCheckpoint(join(options.out, 'best.safetensors'), options.config, snapshot, state.batcher.position);
+    await saveRunCheckpoint(state, join(options.out, 'best.safetensors'), snapshot);
   }
+}
+
+async function saveRunCheckpoint(state: RunState, path: string, snapshot: TrainingSnapshot): Promise<void> {
+  await saveCheckpoint(path, state.options.config, snapshot, state.batcher.position, await state.engine.matmulChoices());
 }
 
 /** Evaluates the first `limit` puzzles of a set with every supervision step. */

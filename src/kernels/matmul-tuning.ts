@@ -1,11 +1,12 @@
-// The tuning pass that picks the fastest matmul variant for a plan on the current adapter.
+// The tuning pass that picks the fastest matmul variant for a plan on the current adapter, and
+// the table of those choices, which a resumed training run pins so that it rounds as before.
 import { log } from '../log.js';
 import type { Gpu } from '../gpu/gpu.js';
 import { MATMUL_VARIANTS, Matmul, defaultMatmulVariant, matmulSizes, matmulVariantSupports, type MatmulPlan, type MatmulVariant } from './matmul.js';
 
 export interface TuningResult {
   variant: MatmulVariant;
-  /** Median seconds per product of every variant tried. */
+  /** Median seconds per product of every variant tried; empty for a pinned or default choice. */
   seconds: Partial<Record<MatmulVariant, number>>;
 }
 
@@ -15,27 +16,56 @@ const TIMED_RUNS = 3;
 const tables = new WeakMap<Gpu, Map<string, Promise<TuningResult>>>();
 let tuningEnabled = true;
 
-/** Turns the tuning pass off (then plans get defaultMatmulVariant), e.g. for short tests. */
+/** Turns the tuning pass off (then shapes without a choice get defaultMatmulVariant), e.g. for short tests. */
 export function setMatmulTuning(enabled: boolean): void {
   tuningEnabled = enabled;
 }
 
-/** Returns the fastest variant for a plan, timing every eligible one on first use. */
+/** Variants by tuning key: the choices a run made, as stored in its checkpoints. */
+export type MatmulChoices = Record<string, MatmulVariant>;
+
+/**
+ * Returns the variant for a plan: a choice made or pinned earlier on this device, otherwise the
+ * fastest one, timed on first use (or defaultMatmulVariant while tuning is off). The choice is
+ * kept, so every later product of the same shape on this device uses the same variant.
+ */
 export async function tunedMatmulVariant(gpu: Gpu, plan: MatmulPlan): Promise<MatmulVariant> {
-  if (!tuningEnabled) return defaultMatmulVariant(gpu, plan);
+  const table = deviceTable(gpu);
+  const key = tuningKey(plan);
+  let result = table.get(key);
+  if (!result) {
+    result = tuningEnabled ? tunePlan(gpu, plan) : Promise.resolve({ variant: defaultMatmulVariant(gpu, plan), seconds: {} });
+    table.set(key, result);
+  }
+  return (await result).variant;
+}
+
+/**
+ * Makes later products on `gpu` use the given variants for their shapes instead of timing
+ * them. Pin before the first product of each shape: a choice made earlier is replaced, but the
+ * ops created with it keep their variant.
+ */
+export function pinMatmulVariants(gpu: Gpu, choices: MatmulChoices): void {
+  const table = deviceTable(gpu);
+  for (const [key, variant] of Object.entries(choices)) {
+    if (!MATMUL_VARIANTS.includes(variant)) throw new Error(`pinned matmul variant for ${key} is '${variant}', expected one of ${MATMUL_VARIANTS.join(', ')}`);
+    table.set(key, Promise.resolve({ variant, seconds: {} }));
+  }
+}
+
+/** Returns the variant of every shape used on a device so far, pinned ones included. */
+export async function matmulChoices(gpu: Gpu): Promise<MatmulChoices> {
+  const table = await matmulTuningTable(gpu);
+  return Object.fromEntries([...table].map(([key, result]) => [key, result.variant]));
+}
+
+function deviceTable(gpu: Gpu): Map<string, Promise<TuningResult>> {
   let table = tables.get(gpu);
   if (!table) {
     table = new Map();
     tables.set(gpu, table);
   }
-
-  const key = tuningKey(plan);
-  let result = table.get(key);
-  if (!result) {
-    result = tunePlan(gpu, plan);
-    table.set(key, result);
-  }
-  return (await result).variant;
+  return table;
 }
 
 /** Returns the choices made so far on a device, by plan, for logs and benchmarks. */
@@ -90,6 +120,9 @@ async function timeRuns(gpu: Gpu, matmul: Matmul): Promise<number> {
   return samples.sort((x, y) => x - y)[Math.floor(samples.length / 2)];
 }
 
+// The offsets are part of the key because they decide which variants support a plan.
 function tuningKey(plan: MatmulPlan): string {
-  return `${plan.M}x${plan.N}x${plan.K}x${plan.batch} a(${plan.aStrideM},${plan.aStrideK},${plan.aStrideBatch}) b(${plan.bStrideK},${plan.bStrideN},${plan.bStrideBatch})`;
+  const a = `a(${plan.aStrideM},${plan.aStrideK},${plan.aStrideBatch})+${plan.aOffset}`;
+  const b = `b(${plan.bStrideK},${plan.bStrideN},${plan.bStrideBatch})+${plan.bOffset}`;
+  return `${plan.M}x${plan.N}x${plan.K}x${plan.batch} ${a} ${b}`;
 }

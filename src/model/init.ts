@@ -44,6 +44,12 @@ export class Rng {
     return rng;
   }
 
+  /** Returns a copy of the four state words, which fromState() turns back into this generator. */
+  saveState(): [number, number, number, number] {
+    const [a, b, c, d] = this.state;
+    return [a, b, c, d];
+  }
+
   nextUint32(): number {
     const s = this.state;
     const result = Math.imul(rotateLeft(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;

@@ -12,7 +12,7 @@ import { AdapterError } from '../gpu/errors.js';
 import type { AdapterSummary } from '../gpu/gpu.js';
 import { describeAdapter } from '../gpu/device.js';
 import type { OpOutputs, OpRequest, WireOpRequest } from '../testing/op-runner.js';
-import { fromWire, toWire, type WireTensor } from '../testing/wire.js';
+import { decodeMessage, encodeMessage, fromWire, toWire, type WireTensor } from '../testing/wire.js';
 import { hasGpuDevice } from '../gpu/vulkan-icd.js';
 
 export type ChromiumAdapter = 'auto' | 'swiftshader' | 'gpu';
@@ -29,6 +29,11 @@ export interface ChromiumOptions {
   hostPage?: string;
   /** Milliseconds one page.evaluate may take (puppeteer's protocolTimeout; its default is 180 s). */
   protocolTimeout?: number;
+  /**
+   * Whether puppeteer closes Chromium when this process gets SIGINT (default true). A caller
+   * with its own Ctrl-C handling passes false and closes the host itself.
+   */
+  closeOnSigint?: boolean;
 }
 
 const CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
@@ -55,9 +60,10 @@ const HOST_PAGE = `<!doctype html><meta charset="utf-8"><title>trm-webgpu host</
 <script type="module">
   const engine = await import('/dist/src/index.js');
   const testing = await import('/dist/src/testing/op-runner.js');
+  const training = await import('/dist/src/runtime/page-training.js');
   try {
     const gpu = await engine.createGpu();
-    window.trmHost = { engine, testing, gpu, summary: gpu.adapter };
+    window.trmHost = { engine, testing, training, gpu, summary: gpu.adapter };
   } catch (error) {
     window.trmHost = { error: String(error && error.message || error) };
   }
@@ -116,7 +122,13 @@ export class ChromiumHost {
     let browser: Browser | null = null;
     try {
       const args = chromiumArgs(options.adapter ?? 'auto', userDataDir);
-      browser = await puppeteer.launch({ executablePath, args, headless: true, ...(options.protocolTimeout ? { protocolTimeout: options.protocolTimeout } : {}) });
+      browser = await puppeteer.launch({
+        executablePath,
+        args,
+        headless: true,
+        handleSIGINT: options.closeOnSigint ?? true,
+        ...(options.protocolTimeout ? { protocolTimeout: options.protocolTimeout } : {}),
+      });
       const page = await browser.newPage();
       page.on('console', (message) => log(2, `page: ${message.text()}`));
       page.on('pageerror', (error) => log(0, `page error: ${(error as Error).message}`));
@@ -149,6 +161,30 @@ export class ChromiumHost {
       return host.testing.runWireOp(host.gpu, message);
     }, wire);
     return Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, fromWire(tensor)]));
+  }
+
+  /**
+   * Calls the page's training module (page-training.ts) with `args` and returns its result;
+   * typed arrays cross both ways bit for bit. A failure inside the page, a kernel error or a
+   * lost device included, rejects with one line that names the call.
+   */
+  async callTraining(method: string, args: unknown[]): Promise<unknown> {
+    let result: unknown;
+    try {
+      result = await this.page.evaluate(
+        (name: string, message: unknown) => {
+          const host = (window as unknown as { trmHost: { gpu: unknown; training?: { callTraining: (gpu: unknown, name: string, message: unknown) => Promise<unknown> } } }).trmHost;
+          if (!host.training) throw new Error('the host page did not load the training module');
+          return host.training.callTraining(host.gpu, name, message);
+        },
+        method,
+        encodeMessage(args),
+      );
+    } catch (error) {
+      const firstLine = String((error as Error).message ?? error).split('\n')[0];
+      throw new Error(`browser runtime: ${method} failed in Chromium: ${firstLine}`);
+    }
+    return decodeMessage(result);
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,7 @@ import { sampleMinHaltSteps } from '../reference/training.js';
 import { checkModelBatch, checkTrainingBatch, type ModelBatch, type TrainingBatch } from './inputs.js';
 import { encodeMetricsPack, metricsBytes, summarizeMetrics, type TrainMetrics } from './metrics.js';
 import { TrmGpuModel, type StepBuffers } from './model.js';
-import { checkState, namedTensors, type LoadableState, type TrainerState } from './state.js';
+import { checkState, namedTensors, type LoadableState, type SlotSnapshot, type TrainerState } from './state.js';
 
 export interface TrainerOptions {
   /** Initial values; default initializeParameters(config, seed). */
@@ -307,13 +307,34 @@ export class TrmTrainer {
       ema: await gpu.readFloat32(this.ema, length),
       adamM: await gpu.readFloat32(this.adamM, length),
       adamV: await gpu.readFloat32(this.adamV, length),
+      slots: await this.readSlots(),
+      explorationRng: this.exploration?.saveState() ?? null,
       tensors: namedTensors(model.layout, params),
+    };
+  }
+
+  private async readSlots(): Promise<SlotSnapshot> {
+    const { gpu, train, slots } = this;
+    const sizes = slotSizes(this.slotShape(this.config.batch));
+    const readInt32 = async (buffer: GPUBuffer, count: number) => new Int32Array(await gpu.read(buffer, count * 4));
+    const readUint32 = async (buffer: GPUBuffer) => new Uint32Array(await gpu.read(buffer, this.config.batch * 4));
+    return {
+      y: await gpu.readFloat32(train.y, sizes.carry),
+      z: await gpu.readFloat32(train.z, sizes.carry),
+      tokens: await readInt32(train.tokens, sizes.tokens),
+      labels: await readInt32(train.labels, sizes.tokens),
+      puzzleIds: await readInt32(train.puzzleIds, this.config.batch),
+      steps: await readUint32(slots.steps),
+      halted: await readUint32(slots.halted),
+      minSteps: await readUint32(slots.minSteps),
     };
   }
 
   /**
    * Replaces the training state: without ema it starts from params.dense, without Adam
-   * moments from zero, without step from 0. Every slot starts a new puzzle at the next step.
+   * moments from zero, without step from 0. Without slots every slot starts a new puzzle at
+   * the next step, and without explorationRng the exploration draws continue from their
+   * current state.
    */
   async loadState(state: LoadableState): Promise<void> {
     this.checkOpen('loadState');
@@ -322,7 +343,7 @@ export class TrmTrainer {
   }
 
   private async uploadState(state: LoadableState): Promise<void> {
-    const { gpu, config, model, slots } = this;
+    const { gpu, model, slots } = this;
     const { length } = model.layout;
 
     gpu.upload(model.params, state.params.dense);
@@ -332,11 +353,33 @@ export class TrmTrainer {
     gpu.upload(this.ema, state.ema ?? state.params.dense);
     gpu.upload(this.adamM, state.adamM ?? new Float32Array(length));
     gpu.upload(this.adamV, state.adamV ?? new Float32Array(length));
-    gpu.upload(slots.halted, new Uint32Array(config.batch).fill(1));
-    gpu.upload(slots.steps, new Uint32Array(config.batch));
+    if (state.slots) this.uploadSlots(state.slots);
+    else this.restartSlots();
     gpu.upload(slots.firstBadStep, Uint32Array.of(NO_BAD_STEP));
     await gpu.sync('loadState');
+
     this.stepCount = state.step ?? 0;
+    if (state.explorationRng !== undefined) this.exploration = state.explorationRng === null ? null : Rng.fromState(state.explorationRng);
+  }
+
+  private uploadSlots(snapshot: SlotSnapshot): void {
+    const { gpu, train, slots } = this;
+    gpu.upload(train.y, snapshot.y);
+    gpu.upload(train.z, snapshot.z);
+    gpu.upload(train.tokens, snapshot.tokens);
+    gpu.upload(train.labels, snapshot.labels);
+    gpu.upload(train.puzzleIds, snapshot.puzzleIds);
+    gpu.upload(slots.steps, snapshot.steps);
+    gpu.upload(slots.halted, snapshot.halted);
+    gpu.upload(slots.minSteps, snapshot.minSteps);
+  }
+
+  /** Marks every slot halted, so that the next step's reset gives each one a new puzzle. */
+  private restartSlots(): void {
+    const { gpu, config, slots } = this;
+    gpu.upload(slots.halted, new Uint32Array(config.batch).fill(1));
+    gpu.upload(slots.steps, new Uint32Array(config.batch));
+    gpu.upload(slots.minSteps, new Uint32Array(config.batch));
   }
 
   /** Reads the last training step's logits [batch, seqLen, vocab]. */
