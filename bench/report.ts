@@ -182,7 +182,7 @@ function formatTrainerRow(result: TrainerResult): string {
   return `${name}${numbers.join('')}  ${result.evaluation ? result.supervisionSteps : ''}`;
 }
 
-/** The rows "training step (preset, batch B): ours X ms, TF.js Y ms, ratio" for every trainer run with a peer step. */
+/** Formats one row per trainer run with a peer step: "training step (preset, batch B)", our ms, the peer's ms and the ratio. */
 export function formatStepComparisons(results: TrainerEntry[], peer: PeerInfo | null): string[] {
   const compared = results.filter((result) => result.peer);
   if (compared.length === 0) return [];

@@ -91,7 +91,7 @@ async function benchTrainer(runtime: BenchRuntime, options: BenchOptions, withPe
   return results;
 }
 
-/** The TF.js peer's step is written for the mlp variant only. */
+/** Returns whether the spec has a TF.js peer step, which exists for the mlp variant only. */
 function hasPeerStep(spec: TrainerSpec): boolean {
   return trmConfig(spec.preset).variant === 'mlp';
 }

@@ -89,7 +89,7 @@ export async function runTrainer(context: BenchContext, spec: TrainerSpec): Prom
   return measureTrainer(context.gpu, spec);
 }
 
-/** Times the TF.js peer of a training step; an error result where TensorFlow.js is not loaded. */
+/** Times the TF.js peer of a training step, or returns an error result where TensorFlow.js is not loaded. */
 export async function runPeerTrainer(context: BenchContext, spec: TrainerSpec): Promise<PeerTrainerResult> {
   if (!context.tf || !context.peer) {
     return { preset: spec.preset, batch: spec.batch, backend: null, step: null, losses: [], note: '', error: 'TensorFlow.js is not loaded in this runtime' };
