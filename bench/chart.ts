@@ -1,6 +1,7 @@
 // An SVG chart of ours vs the peer per kernel: two bars per kernel on a log scale of
-// milliseconds, one section per runtime and batch. Plain string building, no dependency.
-import { compare, peerLabel, type BenchReport, type Comparison } from './report.js';
+// milliseconds, one section per runtime and batch, and one per runtime for the whole training
+// steps. Plain string building, no dependency.
+import { compare, peerLabel, stepCaseName, type BenchReport, type Comparison, type RuntimeReport } from './report.js';
 
 const WIDTH = 960;
 const LABEL_WIDTH = 330;
@@ -10,21 +11,30 @@ const BAR_HEIGHT = 11;
 const SECTION_GAP = 56;
 const COLORS = { ours: '#2f6fb5', peer: '#e0892b', grid: '#d0d0d0', text: '#222' };
 
+/** One pair of bars: each side's seconds by the method the ratio uses. */
+interface ChartRow {
+  name: string;
+  ours: number;
+  peer: number;
+  ratio: number;
+  method: Comparison['method'];
+}
+
 interface Section {
   title: string;
   peer: string;
-  rows: Comparison[];
+  rows: ChartRow[];
 }
 
 export function renderChart(report: BenchReport): string {
   const sections = chartSections(report);
   const rows = sections.reduce((total, section) => total + section.rows.length, 0);
   const height = 60 + sections.length * SECTION_GAP + rows * ROW_HEIGHT;
-  const scale = logScale(sections.flatMap((section) => section.rows.flatMap((row) => [seconds(row, 'ours'), seconds(row, 'peer')])));
+  const scale = logScale(sections.flatMap((section) => section.rows.flatMap((row) => [row.ours, row.peer])));
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="12" fill="${COLORS.text}">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="12" y="24" font-size="16">trm-webgpu kernels vs ${escape(peerLabel(report.runtimes[0]?.peer ?? null))}: time per run (ms, log scale; shorter is faster)</text>`,
+    `<text x="12" y="24" font-size="16">trm-webgpu vs ${escape(peerLabel(report.runtimes[0]?.peer ?? null))}: time per kernel run and per training step (ms, log scale; shorter is faster)</text>`,
     legend(peerLabel(report.runtimes[0]?.peer ?? null)),
   ];
   let y = 60;
@@ -37,13 +47,27 @@ export function renderChart(report: BenchReport): string {
 }
 
 function chartSections(report: BenchReport): Section[] {
-  return report.runtimes.flatMap((runtime) =>
-    runtime.batches.map((batch) => ({
+  return report.runtimes.flatMap((runtime) => [
+    ...runtime.batches.map((batch) => ({
       title: `${runtime.runtime} (${runtime.platform}), batch ${batch}`,
       peer: peerLabel(runtime.peer),
-      rows: compare(runtime.results).filter((row) => row.batch === batch),
+      rows: compare(runtime.results).filter((row) => row.batch === batch).map(kernelRow),
     })),
-  ).filter((section) => section.rows.length > 0);
+    { title: `${runtime.runtime}: whole TRM-MLP training step (wall clock)`, peer: peerLabel(runtime.peer), rows: stepRows(runtime) },
+  ]).filter((section) => section.rows.length > 0);
+}
+
+function kernelRow(comparison: Comparison): ChartRow {
+  const { ours, peer, method } = comparison;
+  const pick = (side: typeof ours) => (method === 'timestamp' ? side.timing!.gpuSeconds! : side.timing!.wallSeconds);
+  return { name: comparison.name, ours: pick(ours), peer: pick(peer), ratio: comparison.ratio, method };
+}
+
+function stepRows(runtime: RuntimeReport): ChartRow[] {
+  return runtime.trainer.flatMap((result) => {
+    if (!result.step || !result.peer?.step || result.stepRatio === null) return [];
+    return [{ name: stepCaseName(result), ours: result.step.wallSeconds, peer: result.peer.step.wallSeconds, ratio: result.stepRatio, method: 'wall' as const }];
+  });
 }
 
 function legend(peer: string): string {
@@ -80,9 +104,9 @@ function renderSection(section: Section, top: number, scale: Scale): string[] {
   return parts;
 }
 
-function renderRow(row: Comparison, y: number, scale: Scale): string[] {
+function renderRow(row: ChartRow, y: number, scale: Scale): string[] {
   const bar = (side: 'ours' | 'peer', offset: number) => {
-    const width = Math.max(1, scale.x(seconds(row, side)) - LABEL_WIDTH);
+    const width = Math.max(1, scale.x(row[side]) - LABEL_WIDTH);
     return `<rect x="${LABEL_WIDTH}" y="${y + offset}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" fill="${COLORS[side]}"/>`;
   };
   const ratioColor = row.ratio <= 1 ? '#2a7a2a' : '#b02a2a';
@@ -92,12 +116,6 @@ function renderRow(row: Comparison, y: number, scale: Scale): string[] {
     bar('peer', 2 + BAR_HEIGHT + 1),
     `<text x="${LABEL_WIDTH + BAR_WIDTH + 12}" y="${y + 15}" fill="${ratioColor}">${row.ratio.toFixed(2)} (${row.method === 'timestamp' ? 'timestamps' : 'wall clock'})</text>`,
   ];
-}
-
-/** Returns the seconds that a comparison's ratio uses, for one side. */
-function seconds(row: Comparison, side: 'ours' | 'peer'): number {
-  const timing = row[side].timing!;
-  return row.method === 'timestamp' ? timing.gpuSeconds! : timing.wallSeconds;
 }
 
 function formatDecade(decade: number): string {

@@ -27,8 +27,9 @@ const QUICK_POLICY: TimingPolicy = { repeatSeconds: 0.02, minRepeats: 1, maxRepe
 const MIB = 1024 * 1024;
 const FULL_PROBES: ProbeSize = { fmaWorkgroups: 1024, copyBytes: [1 * MIB, 8 * MIB, 64 * MIB] };
 const QUICK_PROBES: ProbeSize = { fmaWorkgroups: 256, copyBytes: [1 * MIB, 8 * MIB] };
-// The default run takes under 20 minutes on a 2-core machine with SwiftShader; on a GPU, pass
-// larger batches.
+// The default run took 11 minutes on a 2-core machine with SwiftShader before the TF.js
+// training step existed. Its paper-size step adds about 12.5 minutes there (a warm-up of 7
+// and a timed step of 5), so expect about 25, an estimate. On a GPU, pass larger batches.
 const DEFAULT_BATCHES = [2];
 /** --quick tunes only products this small (the lm_head ones), so the tuning report is exercised in seconds. */
 const QUICK_TUNING_FLOPS = 20e6;
@@ -57,7 +58,8 @@ export const USAGE = `Usage: npm run bench -- [options]
 
 Times the engine's kernels at the TRM shapes, and TensorFlow.js (WebGPU backend) doing the same
 work on the same adapter, against the adapter's measured f32 FMA peak and copy bandwidth. Then
-times whole training steps and evaluations through TrmTrainer (paper and 4×4 Sudoku presets).
+times whole training steps and evaluations through TrmTrainer (paper and 4×4 Sudoku presets),
+and for the mlp presets the same training step written with TensorFlow.js.
 
   --runtime browser|node|both  browser: headless Chromium through puppeteer (default);
                                node: this process, on Dawn; both: one after the other

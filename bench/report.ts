@@ -5,6 +5,7 @@ import type { ProbeResult } from './probes.js';
 import type { RuntimeName } from './runtimes.js';
 import type { CaseResult } from './suite.js';
 import type { PeerInfo } from './tfjs.js';
+import type { PeerTrainerResult } from './tfjs-trainer.js';
 import type { TrainerResult } from './trainer.js';
 import type { Timing, TimingPolicy } from './timing.js';
 
@@ -19,8 +20,15 @@ export interface RuntimeReport {
   probes: { start: ProbeResult; end: ProbeResult };
   batches: number[];
   results: CaseResult[];
-  trainer: TrainerResult[];
+  trainer: TrainerEntry[];
   seconds: number;
+}
+
+/** Our trainer run and, for the mlp presets where TF.js is loaded, the peer's step at the same preset and batch. */
+export interface TrainerEntry extends TrainerResult {
+  peer: PeerTrainerResult | null;
+  /** Our wall-clock seconds per step over the peer's (below 1: ours faster); null without both timings. */
+  stepRatio: number | null;
 }
 
 export interface BenchReport {
@@ -172,6 +180,35 @@ function formatTrainerRow(result: TrainerResult): string {
     (result.evaluation ? ms(result.evaluation.seconds) : 'skipped').padStart(10),
   ];
   return `${name}${numbers.join('')}  ${result.evaluation ? result.supervisionSteps : ''}`;
+}
+
+/** Formats one row per trainer run with a peer step: "training step (preset, batch B)", our ms, the peer's ms and the ratio. */
+export function formatStepComparisons(results: TrainerEntry[], peer: PeerInfo | null): string[] {
+  const compared = results.filter((result) => result.peer);
+  if (compared.length === 0) return [];
+  const label = peerLabel(peer);
+  const lines = [
+    '',
+    `whole TRM-MLP training step, ours vs ${label}; wall clock, steps back to back, one wait per repeat; ratio = our time / theirs (below 1: ours faster)`,
+    `${'case'.padEnd(COLUMNS.kernel)}${'ours ms'.padStart(10)}${`${label} ms`.padStart(16)}${'ratio'.padStart(8)}${'speed-up'.padStart(10)}  peer losses`,
+  ];
+  for (const result of compared) lines.push(formatStepComparison(result));
+  lines.push(`peer step: ${compared[0].peer!.note}`);
+  return lines;
+}
+
+function formatStepComparison(result: TrainerEntry): string {
+  const name = stepCaseName(result).padEnd(COLUMNS.kernel);
+  const peer = result.peer!;
+  if (!peer.step) return `${name}peer failed: ${peer.error}`;
+  const ours = result.step ? ms(result.step.wallSeconds) : 'failed';
+  const ratio = result.stepRatio ?? NaN;
+  const losses = peer.losses.map((loss) => loss.toFixed(4)).join(' → ');
+  return `${name}${ours.padStart(10)}${ms(peer.step.wallSeconds).padStart(16)}${ratio.toFixed(2).padStart(8)}${`${(1 / ratio).toFixed(2)}×`.padStart(10)}  ${losses}`;
+}
+
+export function stepCaseName(result: TrainerResult): string {
+  return `training step (${result.preset}, batch ${result.batch})`;
 }
 
 export function ms(seconds: number): string {

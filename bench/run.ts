@@ -4,13 +4,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
+import { trmConfig } from '../src/model/config.js';
 import { renderChart } from './chart.js';
 import { USAGE, UsageError, parseOptions, type BenchOptions } from './options.js';
-import { compare, formatComparisons, formatHeader, formatKernelRow, formatPeerFailures, formatProbes, formatTrainer, kernelTableHeader, ms, type BenchReport, type RuntimeReport } from './report.js';
+import { compare, formatComparisons, formatHeader, formatKernelRow, formatPeerFailures, formatProbes, formatStepComparisons, formatTrainer, kernelTableHeader, ms, type BenchReport, type RuntimeReport, type TrainerEntry } from './report.js';
 import { openRuntime, type BenchRuntime, type RuntimeName } from './runtimes.js';
 import { trmDims } from './shapes.js';
 import { listCases, type CaseResult } from './suite.js';
-import type { TrainerResult } from './trainer.js';
+import type { PeerTrainerResult } from './tfjs-trainer.js';
+import type { TrainerResult, TrainerSpec } from './trainer.js';
 
 /** Folder of the charts written when --json names no file; it belongs in .gitignore. */
 const RESULTS_FOLDER = 'bench-results';
@@ -31,7 +33,8 @@ async function main(): Promise<number> {
   writeOutputs(report, options);
   console.log(`\nbench finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   const failedCases = report.runtimes.flatMap((runtime) => runtime.results).filter((result) => result.side === 'ours' && !result.timing);
-  const failedTrainers = report.runtimes.flatMap((runtime) => runtime.trainer).filter((result) => result.error);
+  // The peer's training step is this repository's code, so its failure (a NaN loss, say) counts too.
+  const failedTrainers = report.runtimes.flatMap((runtime) => runtime.trainer).filter((result) => result.error || result.peer?.error);
   return failedCases.length + failedTrainers.length ? 1 : 0;
 }
 
@@ -49,7 +52,7 @@ async function benchRuntime(name: RuntimeName, options: BenchOptions): Promise<R
     for (const batch of options.batches) results.push(...(await benchBatch(runtime, batch, options, peer !== null)));
     const end = await runtime.probes(options.probeSize, options.probePolicy);
     progress(formatProbes('probes at end', end));
-    const trainer = await benchTrainer(runtime, options);
+    const trainer = await benchTrainer(runtime, options, peer !== null);
     const loadAverage = { start: loadStart, end: loadavg() };
     return { ...header, loadAverage, probes: { start, end }, results, trainer, seconds: (performance.now() - started) / 1000 };
   } finally {
@@ -75,15 +78,30 @@ async function benchBatch(runtime: BenchRuntime, batch: number, options: BenchOp
   return results;
 }
 
-async function benchTrainer(runtime: BenchRuntime, options: BenchOptions): Promise<TrainerResult[]> {
-  const results: TrainerResult[] = [];
+/** Runs each trainer spec, and for the mlp presets the TF.js peer's step right after it. */
+async function benchTrainer(runtime: BenchRuntime, options: BenchOptions, withPeer: boolean): Promise<TrainerEntry[]> {
+  const results: TrainerEntry[] = [];
   for (const spec of options.trainerRuns) {
-    const result = await runtime.trainer(spec);
-    results.push(result);
-    const step = result.step ? `${ms(result.step.seconds)} ms per step` : `failed: ${result.error}`;
-    progress(`  trainer ${spec.preset} at batch ${spec.batch}: ${step}`);
+    const ours = await runtime.trainer(spec);
+    progress(`  trainer ${spec.preset} at batch ${spec.batch}: ${describeStep(ours)}`);
+    const peer = withPeer && hasPeerStep(spec) ? await runtime.peerTrainer(spec) : null;
+    if (peer) progress(`  trainer ${spec.preset} at batch ${spec.batch} (peer): ${describeStep(peer)}`);
+    results.push({ ...ours, peer, stepRatio: stepRatio(ours, peer) });
   }
   return results;
+}
+
+/** Returns whether the spec has a TF.js peer step, which exists for the mlp variant only. */
+function hasPeerStep(spec: TrainerSpec): boolean {
+  return trmConfig(spec.preset).variant === 'mlp';
+}
+
+function stepRatio(ours: TrainerResult, peer: PeerTrainerResult | null): number | null {
+  return ours.step && peer?.step ? ours.step.wallSeconds / peer.step.wallSeconds : null;
+}
+
+function describeStep(result: TrainerResult | PeerTrainerResult): string {
+  return result.step ? `${ms(result.step.seconds)} ms per step` : `failed: ${result.error}`;
 }
 
 function describeProgress(result: CaseResult): string {
@@ -101,7 +119,7 @@ function printRuntime(report: RuntimeReport): void {
     lines.push(...results.filter((result) => result.side === 'ours').map(formatKernelRow));
     lines.push(...formatComparisons(compare(results), report.peer, batch), ...formatPeerFailures(results));
   }
-  lines.push(...formatTrainer(report.trainer));
+  lines.push(...formatTrainer(report.trainer), ...formatStepComparisons(report.trainer, report.peer));
   lines.push(`\nload average at end: ${report.loadAverage.end.map((value) => value.toFixed(2)).join(' ')}; ${report.runtime} took ${report.seconds.toFixed(0)} s`);
   console.log(lines.join('\n'));
 }

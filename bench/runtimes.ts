@@ -7,6 +7,7 @@ import type { ProbeResult, ProbeSize } from './probes.js';
 import type { BenchContext, CaseResult, CaseSpec } from './suite.js';
 import * as suite from './suite.js';
 import type { PeerInfo } from './tfjs.js';
+import type { PeerTrainerResult } from './tfjs-trainer.js';
 import type { TrainerResult, TrainerSpec } from './trainer.js';
 import type { TimingPolicy } from './timing.js';
 
@@ -21,6 +22,7 @@ export interface BenchRuntime {
   probes(size: ProbeSize, policy: TimingPolicy): Promise<ProbeResult>;
   run(spec: CaseSpec): Promise<CaseResult>;
   trainer(spec: TrainerSpec): Promise<TrainerResult>;
+  peerTrainer(spec: TrainerSpec): Promise<PeerTrainerResult>;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ async function openNode(): Promise<BenchRuntime> {
     probes: (size, policy) => suite.runProbes(context, size, policy),
     run: (spec) => suite.runCase(context, spec),
     trainer: (spec) => suite.runTrainer(context, spec),
+    peerTrainer: (spec) => suite.runPeerTrainer(context, spec),
     close: async () => gpu.destroy(),
   };
 }
@@ -100,6 +103,11 @@ async function openBrowser(): Promise<BenchRuntime> {
       page.evaluate((spec) => {
         const { suite, context } = (window as unknown as { trmHost: PageHost }).trmHost;
         return suite.runTrainer(context, spec);
+      }, spec),
+    peerTrainer: (spec) =>
+      page.evaluate((spec) => {
+        const { suite, context } = (window as unknown as { trmHost: PageHost }).trmHost;
+        return suite.runPeerTrainer(context, spec);
       }, spec),
     close: () => host.close(),
   };

@@ -8,6 +8,7 @@ import { measureLocalPeak, measureProbes, type ProbeResult, type ProbeSize } fro
 import { trmDims, trmMatmulShapes } from './shapes.js';
 import { initPeer, peerAdd, peerAttention, peerMatmul, peerRmsNorm, peerSoftmaxCrossEntropy, peerSwiglu, timePeer, type PeerCase, type PeerInfo, type Tf } from './tfjs.js';
 import { timeEncoded, type Timing, type TimingPolicy } from './timing.js';
+import { measurePeerTrainer, type PeerTrainerResult } from './tfjs-trainer.js';
 import { measureTrainer, type TrainerResult, type TrainerSpec } from './trainer.js';
 
 export type Side = 'ours' | 'peer';
@@ -86,6 +87,14 @@ export async function runProbes(context: BenchContext, size: ProbeSize, policy: 
 
 export async function runTrainer(context: BenchContext, spec: TrainerSpec): Promise<TrainerResult> {
   return measureTrainer(context.gpu, spec);
+}
+
+/** Times the TF.js peer of a training step, or returns an error result where TensorFlow.js is not loaded. */
+export async function runPeerTrainer(context: BenchContext, spec: TrainerSpec): Promise<PeerTrainerResult> {
+  if (!context.tf || !context.peer) {
+    return { preset: spec.preset, batch: spec.batch, backend: null, step: null, losses: [], note: '', error: 'TensorFlow.js is not loaded in this runtime' };
+  }
+  return measurePeerTrainer(context.tf, context.peer, spec);
 }
 
 export async function runCase(context: BenchContext, spec: CaseSpec): Promise<CaseResult> {

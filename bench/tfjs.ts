@@ -117,6 +117,11 @@ function kernelSeconds(info: tfjs.TimingInfo): number | null {
   return typeof info.kernelMs === 'number' && info.kernelMs > 0 ? info.kernelMs / 1000 : null;
 }
 
+/** Submits what the WebGPU backend has recorded and waits for the queue; on 'cpu' there is nothing to wait for. */
+export async function flushPeer(tf: Tf): Promise<void> {
+  if (tf.getBackend() === 'webgpu') await flush(tf.backend() as unknown as WebGpuBackendLike);
+}
+
 /** Submits what TensorFlow.js has recorded and waits for the queue, as gpu.sync() does for ours. */
 async function flush(backend: WebGpuBackendLike): Promise<void> {
   backend.ensureCommandEncoderReady();
