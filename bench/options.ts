@@ -28,9 +28,11 @@ const MIB = 1024 * 1024;
 const FULL_PROBES: ProbeSize = { fmaWorkgroups: 1024, copyBytes: [1 * MIB, 8 * MIB, 64 * MIB] };
 const QUICK_PROBES: ProbeSize = { fmaWorkgroups: 256, copyBytes: [1 * MIB, 8 * MIB] };
 // The default run took 11 minutes on a 2-core machine with SwiftShader before the TF.js
-// training step existed. Its paper-size step adds about 12.5 minutes there (a warm-up of 7
-// and a timed step of 5), so expect about 25, an estimate. On a GPU, pass larger batches.
+// training step existed. That step at paper size and batch 2 added about 12.5 minutes there
+// (a warm-up of 7 and a timed step of 5), so without --batch the paper presets' training steps
+// run at batch 1, which halves it. On a GPU, pass larger batches.
 const DEFAULT_BATCHES = [2];
+const DEFAULT_PAPER_TRAINER_BATCH = 1;
 /** --quick tunes only products this small (the lm_head ones), so the tuning report is exercised in seconds. */
 const QUICK_TUNING_FLOPS = 20e6;
 /** One step at a time: a paper-size step takes most of a minute on SwiftShader. */
@@ -42,9 +44,9 @@ const QUICK_TRAINER_RUNS: TrainerSpec[] = [
 ];
 
 /**
- * Lists the paper presets at the smallest kernel batch, one step each and without evaluation,
- * then the 4×4 presets at two batch sizes with evaluation. A paper-size training step at batch 2
- * took 30 s on a 2-core machine with SwiftShader, and evaluate() runs 16 supervision steps.
+ * Lists the paper presets at `paperBatch`, one step each and without evaluation, then the 4×4
+ * presets at two batch sizes with evaluation. A paper-size training step at batch 2 took 30 s
+ * on a 2-core machine with SwiftShader, and evaluate() runs 16 supervision steps.
  */
 function fullTrainerRuns(paperBatch: number): TrainerSpec[] {
   const paper = (['paper-mlp', 'paper-att'] as const).map((preset) => ({ preset, batch: paperBatch, policy: SINGLE_RUN, evaluate: false }));
@@ -63,7 +65,9 @@ and for the mlp presets the same training step written with TensorFlow.js.
 
   --runtime browser|node|both  browser: headless Chromium through puppeteer (default);
                                node: this process, on Dawn; both: one after the other
-  --batch B[,B...]             puzzles of 97 tokens per batch (default ${DEFAULT_BATCHES.join(',')}; --quick: 1)
+  --batch B[,B...]             puzzles of 97 tokens per batch (default ${DEFAULT_BATCHES.join(',')}; --quick: 1);
+                               the paper presets' training steps use the smallest B
+                               (default ${DEFAULT_PAPER_TRAINER_BATCH})
   --quick                      a smoke test, not a measurement: batch 1, one or two short
                                repeats per case, the matmul tuning pass only for the
                                lm_head products, and the 4×4 trainer presets only
@@ -103,7 +107,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     probeSize: quick ? QUICK_PROBES : FULL_PROBES,
     probePolicy: quick ? QUICK_POLICY : { ...FULL_POLICY, minRepeats: 7 },
     tuningFlopsLimit: quick ? QUICK_TUNING_FLOPS : null,
-    trainerRuns: quick ? QUICK_TRAINER_RUNS : fullTrainerRuns(Math.min(...batches)),
+    trainerRuns: quick ? QUICK_TRAINER_RUNS : fullTrainerRuns(values.batch === undefined ? DEFAULT_PAPER_TRAINER_BATCH : Math.min(...batches)),
   };
 }
 
