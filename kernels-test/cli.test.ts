@@ -166,11 +166,13 @@ describe('trm command line', () => {
     [['train', '--out', 'run-a'], /already contains a run; continue it with --resume/],
     [['train', '--out', 'r2', '--data', 'missing.csv'], /data not found: missing\.csv/],
     [['solve', '--checkpoint', 'run-a/last.safetensors', '12x4'], /puzzle has 4 characters, expected 16, 36 or 81/],
-    [['eval', '--checkpoint', 'nothing.safetensors', '--data', 'x.csv'], /invalid checkpoint nothing\.safetensors: cannot be read/],
+    [['eval', '--checkpoint', 'nothing.safetensors', '--data', 'x.csv'], /checkpoint not found: nothing\.safetensors/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['train', '--resume', 'run-a'], /run-a is already at step 6; pass --steps above 6/],
     [['train', '--resume', 'run-a', '--steps', '9', '--lr', '0.5'], /--resume takes only --steps and --runtime/],
-    [['train', '--out', 'r3', '--runtime', 'gpu'], /invalid --runtime 'gpu': expected node, browser/],
+    [['train', '--out', 'r3', '--runtime', 'gpu'], /invalid --runtime 'gpu': expected node or browser/],
+    [['train', '--steps', '-3', '--out', 'r4'], /--steps needs a value, and a value that starts with '-' must be attached with '=', as in --steps=VALUE/],
+    [['solve', '--frobnicate'], /unknown option '--frobnicate' for 'trm solve'; run 'trm solve --help' for its options/],
     [['eval', '--checkpoint', 'run-a/last.safetensors', '--data', 'missing.csv'], /data not found: missing\.csv/],
   ])('rejects %j', (args, message) => {
     const result = trm(args);

@@ -102,7 +102,7 @@ describe.skipIf(!runsInChromium)('demo page in Chromium', () => {
   test('rejects an invalid checkpoint file', async () => {
     const input = await page.$('#checkpoint');
     await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(join(folder, 'broken.safetensors'));
-    await waitForMessage(page, /^broken\.safetensors is not a valid checkpoint: invalid checkpoint broken\.safetensors: /);
+    await waitForMessage(page, /^invalid checkpoint broken\.safetensors: the /);
     expect(await page.$eval('#solve', (element) => (element as HTMLButtonElement).disabled)).toBe(true);
   });
 
@@ -139,6 +139,10 @@ describe.skipIf(!runsInChromium)('demo page in Chromium', () => {
     await page.$eval('#puzzle', (element) => ((element as HTMLTextAreaElement).value = '12x'));
     await page.click('#solve');
     await waitForMessage(page, /^The puzzle could not be solved: puzzle has 3 characters, expected 16 for a 4×4 grid/);
+
+    await page.click('#example-9');
+    await page.click('#solve');
+    await waitForMessage(page, /^The puzzle has 81 cells, but the model in use takes 4×4 grids \(16 cells\)\.$/);
   });
 
   test('trains, pauses, resumes and downloads', async () => {

@@ -67,6 +67,7 @@ describe('Trm API', () => {
     await expect(trm.solve('1234')).rejects.toThrow(/puzzle has 4 characters, expected 16 for a 4×4 grid/);
     await expect(trm.solve('1x..............')).rejects.toThrow(/invalid character "x" at position 2/);
     await expect(trm.solve(new Array(16).fill(5))).rejects.toThrow(/puzzle cell 1 is 5, expected 0 \(blank\) or a digit 1-4/);
+    await expect(trm.solve('11..............')).rejects.toThrow(/puzzle is invalid: digit 1 appears twice in row 1/);
   });
 
   test('evaluate rejects puzzles of another size', async () => {
@@ -129,6 +130,14 @@ describe('Trm API', () => {
 });
 
 describe('Trm disposal', () => {
+  test('rejects calls after dispose', async () => {
+    const model = await Trm.create({ config: 'tiny-mlp', geometry: SUDOKU_4X4, overrides: { batch: 2 } });
+    model.dispose();
+    model.dispose();
+    await expect(model.solve(formatGrid(example.puzzle))).rejects.toThrow(/^solve: this model has been disposed; create or load a new one$/);
+    await expect(model.saveCheckpoint()).rejects.toThrow(/^saveCheckpoint: this model has been disposed/);
+  });
+
   test('returns the bytes of an adopted device', async () => {
     const gpu = await createGpu();
     const created: GPUBuffer[] = [];

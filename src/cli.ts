@@ -2,7 +2,7 @@
 // The `trm` command line.
 import { defaultTask } from './cli/default-task.js';
 import { evalCommand } from './cli/eval.js';
-import { UsageError } from './cli/options.js';
+import { describeParseError, UsageError } from './cli/options.js';
 import { solveCommand } from './cli/solve.js';
 import { trainCommand } from './cli/train.js';
 import { checkCommand } from './cli/check.js';
@@ -56,10 +56,12 @@ function packageVersion(): string {
   return `${manifest.name} ${manifest.version}`;
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => process.exit(code),
   (error: Error & { code?: string }) => {
-    console.error(`trm: ${error.message}`);
+    const command = argv[0] && COMMANDS[argv[0]] ? `trm ${argv[0]}` : 'trm';
+    console.error(`trm: ${describeParseError(error, command) ?? error.message}`);
     const usageError = error instanceof UsageError || Boolean(error.code?.startsWith('ERR_PARSE_ARGS'));
     process.exit(usageError ? 2 : 1);
   },

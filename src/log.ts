@@ -5,10 +5,21 @@
 //   2  pipeline creation, buffer allocation and tuning choices
 //   3  every dispatch
 
-export type LogSink = (line: string) => void;
+/** Receives each log line with its level: 0 for errors, higher for information. */
+export type LogSink = (line: string, level: number) => void;
 
 let level = readInitialLevel();
-let sink: LogSink = (line) => console.error(line);
+let sink: LogSink = defaultSink;
+
+/**
+ * Writes to stderr in Node, where stdout carries a command's output. In a browser, lines
+ * above level 0 go to console.info, so the adapter line does not show as an error.
+ */
+function defaultSink(line: string, lineLevel: number): void {
+  const browser = typeof window !== 'undefined' && typeof document !== 'undefined';
+  if (browser && lineLevel > 0) console.info(line);
+  else console.error(line);
+}
 
 function readInitialLevel(): number {
   const fromGlobal = (globalThis as { TRM_DEBUG?: unknown }).TRM_DEBUG;
@@ -32,5 +43,5 @@ export function setLogSink(next: LogSink): void {
 }
 
 export function log(minLevel: number, line: string): void {
-  if (level >= minLevel) sink(`[trm] ${line}`);
+  if (level >= minLevel) sink(`[trm] ${line}`, minLevel);
 }

@@ -10,7 +10,7 @@ import type { TrainMetrics } from './model/gpu/metrics.js';
 import type { LoadableState } from './model/gpu/state.js';
 import { TrmTrainer } from './model/gpu/trainer.js';
 import {
-  cellCount, conflictingCells, describeGeometry, findContradiction, findGeometryForLength, findGridTextError, parseGrid, vocabSize,
+  cellCount, conflictingCells, describeGeometry, findContradiction, findGeometryForLength, findGridConflict, findGridTextError, parseGrid, vocabSize,
   type SudokuGeometry, type SudokuSet,
 } from './data/sudoku.js';
 import { decodeCheckpoint, encodeCheckpoint } from './train/state.js';
@@ -78,6 +78,8 @@ const SHAPE_FIELDS = ['variant', 'hidden', 'heads', 'headDim', 'expansion', 'swi
  * are asynchronous and must be awaited one at a time.
  */
 export class Trm {
+  private disposed = false;
+
   private constructor(
     private readonly gpu: Gpu,
     private readonly trainer: TrmTrainer,
@@ -159,16 +161,19 @@ export class Trm {
    * submits it without waiting. Call readMetrics() to wait for it and see its losses.
    */
   async trainStep(batch: TokenBatch): Promise<void> {
+    this.requireOpen('trainStep');
     await this.trainer.trainStep(batch);
   }
 
   /** Waits for the last training step and reads its losses and accuracies. */
   async readMetrics(): Promise<TrainMetrics> {
+    this.requireOpen('readMetrics');
     return this.trainer.readMetrics();
   }
 
   /** Scores the EMA weights on the first `limit` puzzles of `set`, over every supervision step. */
   async evaluate(set: SudokuSet, options: { limit?: number } = {}): Promise<EvaluationReport> {
+    this.requireOpen('evaluate');
     this.requireGeometry('evaluate', set.geometry);
     const totals = emptyTotals();
     for (const batch of evaluationBatches(set, this.config.batch, options.limit ?? set.count)) {
@@ -182,6 +187,7 @@ export class Trm {
    * string ('.' or '0' for blanks) or an array of cell values (0 for blanks).
    */
   async solve(puzzle: string | ArrayLike<number>): Promise<SolveResult> {
+    this.requireOpen('solve');
     const geometry = this.requireGeometry('solve');
     const cells = parsePuzzle(puzzle, geometry);
     return solveResultFrom(await this.trainer.evaluate(puzzleBatch(cells)), cells, geometry);
@@ -193,14 +199,21 @@ export class Trm {
    * raw weights and Adam moments. `batcher` records the position in a training stream.
    */
   async saveCheckpoint(batcher: BatcherState = { epoch: 0, position: 0 }): Promise<Uint8Array> {
+    this.requireOpen('saveCheckpoint');
     return encodeCheckpoint(this.config, await this.trainer.exportState(), batcher);
   }
 
   /** Destroys the model's GPU buffers, and the device too when the model created it. */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.trainer.dispose();
     if (this.ownsDevice) this.gpu.destroy();
     else this.gpu.detach();
+  }
+
+  private requireOpen(method: string): void {
+    if (this.disposed) throw new Error(`${method}: this model has been disposed; create or load a new one`);
   }
 
   private requireGeometry(method: string, given?: SudokuGeometry): SudokuGeometry {
@@ -260,7 +273,15 @@ function applyTrainingOverrides(config: TrmConfig, overrides: Partial<TrmConfig>
   return merged;
 }
 
+/** Parses and checks a puzzle: its size, its characters or values, and givens that break a rule. */
 function parsePuzzle(puzzle: string | ArrayLike<number>, geometry: SudokuGeometry): Uint8Array {
+  const grid = puzzleCells(puzzle, geometry);
+  const conflict = findGridConflict(grid, geometry);
+  if (conflict) throw new RangeError(`puzzle is invalid: ${conflict}`);
+  return grid;
+}
+
+function puzzleCells(puzzle: string | ArrayLike<number>, geometry: SudokuGeometry): Uint8Array {
   if (typeof puzzle === 'string') {
     const text = puzzle.trim();
     const problem = findGridTextError(text, geometry, 'puzzle');

@@ -104,12 +104,12 @@ async function loadCheckpoint(file) {
     const previous = state.loaded;
     if (previous) queued(previous, () => previous.dispose());
     state.loaded = model;
-    state.active = 'loaded';
-    $('model-info').textContent = `Solving with ${file.name}: ${describeModel(model)}.`;
+    useModel('loaded', `Solving with ${file.name}: ${describeModel(model)}.`);
     $('solve').disabled = false;
   } catch (error) {
     $('model-info').textContent = state.active ? $('model-info').textContent : 'No model yet: load a checkpoint, or train one below.';
-    showMessage(`${file.name} is not a valid checkpoint: ${error.message}`);
+    // A CheckpointError already names the file.
+    showMessage(error.name === 'CheckpointError' ? error.message : `${file.name} is not a valid checkpoint: ${error.message}`);
   }
 }
 
@@ -136,6 +136,16 @@ async function downloadCheckpoint() {
 // ---------------------------------------------------------------------------------------------
 // Solve and the per-step view
 
+/** Makes Solve use `kind`; a switch clears the steps on screen, since another model made them. */
+function useModel(kind, description) {
+  if (state.active !== kind) {
+    $('steps').replaceChildren();
+    $('solve-summary').textContent = '';
+  }
+  state.active = kind;
+  $('model-info').textContent = description;
+}
+
 function activeModel() {
   return state.active === 'loaded' ? state.loaded : state.training?.model ?? null;
 }
@@ -144,9 +154,17 @@ async function solveCurrent() {
   const model = activeModel();
   if (!model) return;
   clearMessage();
+  const text = $('puzzle').value.trim();
+  const cells = model.geometry ? model.geometry.size ** 2 : 0;
+  if (text.length !== cells && [16, 36, 81].includes(text.length)) {
+    const size = model.geometry.size;
+    showMessage(`The puzzle has ${text.length} cells, but the model in use takes ${size}×${size} grids (${cells} cells).`);
+    return;
+  }
+
   $('solve').disabled = true;
   try {
-    const result = await queued(model, () => model.solve($('puzzle').value));
+    const result = await queued(model, () => model.solve(text));
     renderSteps(result);
     renderSummary(result);
   } catch (error) {
@@ -242,9 +260,8 @@ async function train() {
   if (!run) return;
 
   state.running = true;
-  state.active = 'training';
   setTrainingButtons(true);
-  $('model-info').textContent = `Solving with the model training in this tab: ${describeModel(run.model)}.`;
+  useModel('training', `Solving with the model training in this tab: ${describeModel(run.model)}.`);
   $('solve').disabled = false;
   try {
     await trainLoop(run);

@@ -25,8 +25,25 @@ export function numberOption(name: string, value: string | undefined, fallback: 
 
 export function choiceOption<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
-  if (!choices.includes(value as T)) throw new UsageError(`invalid --${name} '${value}': expected ${choices.join(', ')}`);
+  if (!choices.includes(value as T)) throw new UsageError(`invalid --${name} '${value}': expected ${listChoices(choices)}`);
   return value as T;
+}
+
+function listChoices(choices: readonly string[]): string {
+  return choices.length < 2 ? choices.join('') : `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
+}
+
+/**
+ * Rewrites an error of node:util parseArgs (code ERR_PARSE_ARGS_*) as one line that names the
+ * command and what to do; returns null for any other error.
+ */
+export function describeParseError(error: Error & { code?: string }, command: string): string | null {
+  if (!error.code?.startsWith('ERR_PARSE_ARGS')) return null;
+  const option = /'(-[^' ]+)/.exec(error.message)?.[1] ?? 'an option';
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option '${option}' for '${command}'; run '${command} --help' for its options`;
+  if (/ambiguous/.test(error.message)) return `${option} needs a value, and a value that starts with '-' must be attached with '=', as in ${option}=VALUE`;
+  if (/missing/.test(error.message)) return `${option} needs a value; run '${command} --help' for its options`;
+  return `${error.message.split('\n')[0]} (run '${command} --help' for its options)`;
 }
 
 export function geometryOption(value: string | undefined): SudokuGeometry {

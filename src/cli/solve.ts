@@ -2,7 +2,7 @@
 // q_halt, and the final answer with the cells that break a rule.
 import { parseArgs } from 'node:util';
 import { loadModelCheckpoint, type ModelCheckpoint } from '../model/checkpoint.js';
-import { cellCount, countGivens, describeGeometry, findContradiction, findGeometryForLength, findGridTextError, parseGrid } from '../data/sudoku.js';
+import { cellCount, countGivens, describeGeometry, findContradiction, findGeometryForLength, findGridConflict, findGridTextError, parseGrid } from '../data/sudoku.js';
 import { createEngine, ENGINE_RUNTIMES, type EngineRuntime } from '../train/engine.js';
 import { puzzleBatch, solveResultFrom, type SolveResult } from '../trm.js';
 import { renderGrid } from './sudoku-view.js';
@@ -55,6 +55,8 @@ export async function solvePuzzle(checkpoint: ModelCheckpoint, text: string, run
   }
 
   const puzzle = parseGrid(puzzleText, geometry);
+  const conflict = findGridConflict(puzzle, geometry);
+  if (conflict) throw new UsageError(`puzzle is invalid: ${conflict}`);
   const engine = await createEngine({ ...checkpoint.config, batch: 1 }, { seed: 0, params: checkpoint.params, runtime });
   try {
     return renderSolve(solveResultFrom(await engine.evaluate(puzzleBatch(puzzle)), puzzle, geometry));

@@ -1,11 +1,18 @@
 #!/usr/bin/env node
 // `npm run demo [-- --port N]`: serves the demo page on localhost until interrupted.
 import { parseArgs } from 'node:util';
+import { describeParseError } from '../cli/options.js';
 import { startDemoServer } from './server.js';
 
 const DEFAULT_PORT = 8080;
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+let values: { port?: string; help?: boolean };
+try {
+  ({ values } = parseArgs({ options: { port: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+} catch (error) {
+  console.error(`trm demo: ${describeParseError(error as Error, 'npm run demo --') ?? (error as Error).message}`);
+  process.exit(2);
+}
 if (values.help) {
   console.log(`Usage: npm run demo [-- --port N]\n\nServes the demo page on http://127.0.0.1:N/ (default port ${DEFAULT_PORT}; 0 picks a free one).`);
   process.exit(0);

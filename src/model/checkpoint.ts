@@ -80,7 +80,8 @@ export function decodeModelCheckpoint(bytes: Uint8Array, source: string, config?
   try {
     contents = parseSafetensors(bytes, source);
   } catch (cause) {
-    throw new CheckpointError(source, (cause as Error).message);
+    const message = (cause as Error).message;
+    throw new CheckpointError(source, message.startsWith(`${source}: `) ? message.slice(source.length + 2) : message);
   }
 
   const resolved = resolveConfig(source, contents.metadata, config);
@@ -95,14 +96,19 @@ export async function saveModelCheckpoint(path: string, config: TrmConfig, param
 }
 
 export async function loadModelCheckpoint(path: string, config?: TrmConfig): Promise<ModelCheckpoint> {
+  return decodeModelCheckpoint(await readCheckpointFile(path), path, config);
+}
+
+/** Reads a checkpoint file's bytes; a missing file is reported as not found, not as invalid. */
+export async function readCheckpointFile(path: string): Promise<Uint8Array> {
   const { readFile } = await import('node:fs/promises');
-  let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    return await readFile(path);
   } catch (cause) {
-    throw new CheckpointError(path, `cannot be read: ${(cause as Error).message}`);
+    const error = cause as NodeJS.ErrnoException;
+    if (error.code === 'ENOENT') throw new Error(`checkpoint not found: ${path}`);
+    throw new CheckpointError(path, `cannot be read: ${error.message}`);
   }
-  return decodeModelCheckpoint(bytes, path, config);
 }
 
 /** Fields that decide tensor shapes; a requested config and the file's must agree on these. */

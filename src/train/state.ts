@@ -7,7 +7,7 @@
 import { writeFileAtomic, type SafetensorsTensor, type WritableTensor } from '../io/safetensors.js';
 import { slotSizes } from '../kernels/halting.js';
 import type { MatmulChoices } from '../kernels/matmul-tuning.js';
-import { CheckpointError, decodeModelCheckpoint, encodeModelCheckpoint, TRAINING_STATE_PREFIX } from '../model/checkpoint.js';
+import { CheckpointError, decodeModelCheckpoint, readCheckpointFile, encodeModelCheckpoint, TRAINING_STATE_PREFIX } from '../model/checkpoint.js';
 import type { TrmConfig } from '../model/config.js';
 import type { SlotSnapshot } from '../model/gpu/state.js';
 import { denseLayout } from '../model/parameters.js';
@@ -146,13 +146,7 @@ function readSlots(source: string, config: TrmConfig, tensors: ReadonlyMap<strin
 }
 
 export async function loadCheckpoint(path: string): Promise<SavedRun> {
-  const { readFile } = await import('node:fs/promises');
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new CheckpointError(path, `cannot be read: ${(cause as Error).message}`);
-  }
+  const bytes = await readCheckpointFile(path);
   return decodeCheckpoint(bytes, path);
 }
 
