@@ -37,7 +37,7 @@ export interface LoadOptions {
   device?: GPUDevice;
   /** Training fields that replace the checkpoint's, such as { batch: 8, lr: 1e-4 }. Shape fields must match the file. */
   overrides?: Partial<TrmConfig>;
-  /** The file's name, used in error messages; default 'checkpoint'. */
+  /** The file's name, used in error messages; default 'bytes passed to Trm.load'. */
   source?: string;
   /** Seed of the halting exploration when training continues; default 0. */
   seed?: number;
@@ -102,7 +102,7 @@ export class Trm {
    * writes it, in which case the optimizer state comes along and training continues from it.
    */
   static async load(bytes: ArrayBuffer | ArrayBufferView, options: LoadOptions = {}): Promise<Trm> {
-    const source = options.source ?? 'checkpoint';
+    const source = options.source ?? 'bytes passed to Trm.load';
     const data = toBytes(bytes, source);
     const model = decodeModelCheckpoint(data, source);
     const config = applyTrainingOverrides(model.config, options.overrides ?? {}, source);
