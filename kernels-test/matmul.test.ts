@@ -17,9 +17,9 @@ interface Case {
   plan: MatmulPlan;
 }
 
-// Sizes straddle both variants' tiles (64 for the shared-memory tile, 4 for the register
-// block): 1, tile−1, tile, tile+1, odd sizes, and the TRM shapes (97 tokens, vocab 11,
-// hidden 512, SwiGLU inner 1536).
+// Sizes straddle every variant's tile (64 for the shared-memory tile, 4 and 8 for the
+// register blocks): 1, tile−1, tile, tile+1, odd sizes, and the TRM shapes (97 tokens,
+// vocab 11, hidden 512, SwiGLU inner 1536).
 const LINEAR_SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [1, 5, 4],

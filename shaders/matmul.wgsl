@@ -106,12 +106,11 @@ fn matmul_tiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
 // The block lives in four vec4 accumulators and every loop over it is written out by hand:
 // SwiftShader keeps a dynamically indexed private array in memory, which measured ~100×
 // slower than registers (SwiftShader 5.0.0 in Chromium 156).
-// NOTE: these variants reach about 15-40% of the FMA probe's rate on SwiftShader, short of
-// the half that the benchmark targets. SwiftShader runs 4 invocations in the 4 lanes of an
-// SSE register, and it turns every storage load whose offset is not a compile-time constant
-// into a gather of 4 scalar loads (SIMD::Pointer::Load, src/Pipeline/ShaderCore.hpp in
-// google/swiftshader). So a 4×4 block spends more time gathering than in its 16 FMAs, and a
-// larger block would need more than the 16 SSE registers (an estimate, not measured).
+// NOTE: the 4×4 variants reach about 15-35% of the FMA probe's rate on SwiftShader, and the
+// 8×8 one at the end of this file 35-50%. SwiftShader runs 4 invocations in the 4 lanes of
+// an SSE register, and it turns every storage load whose offset is not a compile-time
+// constant into a gather of 4 scalar loads (SIMD::Pointer::Load, src/Pipeline/ShaderCore.hpp
+// in google/swiftshader). So the FMAs per value loaded, which grow with the block, set the rate.
 // Dispatch: ceil(batch · ceil(M/4) · ceil(N/4) / 64) workgroups, folded into x and y.
 
 @compute @workgroup_size(64)
@@ -174,11 +173,17 @@ struct Block {
 }
 
 fn block_of(local: u32, wid: vec3u, groups: vec3u) -> Block {
-  let n_blocks = (p.N + 3u) / 4u;
-  let m_blocks = (p.M + 3u) / 4u;
+  return block_of_size(local, wid, groups, 4u);
+}
+
+// The square block of C that invocation `local` computes, numbered over (batch, M/size,
+// N/size) with n fastest.
+fn block_of_size(local: u32, wid: vec3u, groups: vec3u, size: u32) -> Block {
+  let n_blocks = (p.N + size - 1u) / size;
+  let m_blocks = (p.M + size - 1u) / size;
   let flat = (wid.x + wid.y * groups.x) * 64u + local;
   let valid = flat < n_blocks * m_blocks * p.batch;
-  return Block((flat / n_blocks) % m_blocks * 4u, flat % n_blocks * 4u, flat / (n_blocks * m_blocks), valid);
+  return Block((flat / n_blocks) % m_blocks * size, flat % n_blocks * size, flat / (n_blocks * m_blocks), valid);
 }
 
 fn store_block(block: Block, acc0: vec4f, acc1: vec4f, acc2: vec4f, acc3: vec4f) {
@@ -266,4 +271,109 @@ fn matmul_registers_bn4(
     acc3 = fma(vec4f(a[row3 + ak]), bv, acc3);
   }
   store_block(block, acc0, acc1, acc2, acc3);
+}
+
+// ---------------------------------------------------------------------------------------
+// 8×8 register variant, for the same CPU-backed adapters: any strides, like
+// matmul_registers, but each invocation computes an 8×8 block of C in sixteen vec4
+// accumulators. Per k it loads 16 values for 64 FMAs, against 8 for 16 in a 4×4 block, and
+// SwiftShader's lane-by-lane loads are what bound these kernels. At the TRM shapes it measured
+// 1.1–2.0× the speed of the 4×4 variants (SwiftShader 5.0.0 in Node's Dawn, mlp gate_up input
+// grad 377 → 189 ms, mlp gate_up forward 226 → 212 ms). The compiler spills some accumulators,
+// which still costs less than the loads it saves.
+// Dispatch: ceil(batch · ceil(M/8) · ceil(N/8) / 64) workgroups, folded into x and y.
+
+@compute @workgroup_size(64)
+fn matmul_registers_8x8(
+  @builtin(local_invocation_index) local: u32,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) groups: vec3u,
+) {
+  let block = block_of_size(local, wid, groups, 8u);
+  if (!block.valid) { return; }
+
+  // Rows and columns past the edge read the last valid one and are never stored.
+  let a_base = p.a_offset + block.batch * p.a_stride_batch;
+  let b_base = p.b_offset + block.batch * p.b_stride_batch;
+  let row0 = a_base + min(block.m0, p.M - 1u) * p.a_stride_m;
+  let row1 = a_base + min(block.m0 + 1u, p.M - 1u) * p.a_stride_m;
+  let row2 = a_base + min(block.m0 + 2u, p.M - 1u) * p.a_stride_m;
+  let row3 = a_base + min(block.m0 + 3u, p.M - 1u) * p.a_stride_m;
+  let row4 = a_base + min(block.m0 + 4u, p.M - 1u) * p.a_stride_m;
+  let row5 = a_base + min(block.m0 + 5u, p.M - 1u) * p.a_stride_m;
+  let row6 = a_base + min(block.m0 + 6u, p.M - 1u) * p.a_stride_m;
+  let row7 = a_base + min(block.m0 + 7u, p.M - 1u) * p.a_stride_m;
+  let col0 = b_base + min(block.n0, p.N - 1u) * p.b_stride_n;
+  let col1 = b_base + min(block.n0 + 1u, p.N - 1u) * p.b_stride_n;
+  let col2 = b_base + min(block.n0 + 2u, p.N - 1u) * p.b_stride_n;
+  let col3 = b_base + min(block.n0 + 3u, p.N - 1u) * p.b_stride_n;
+  let col4 = b_base + min(block.n0 + 4u, p.N - 1u) * p.b_stride_n;
+  let col5 = b_base + min(block.n0 + 5u, p.N - 1u) * p.b_stride_n;
+  let col6 = b_base + min(block.n0 + 6u, p.N - 1u) * p.b_stride_n;
+  let col7 = b_base + min(block.n0 + 7u, p.N - 1u) * p.b_stride_n;
+
+  var acc0l = vec4f(0.0);  // row 0, columns 0-3
+  var acc0h = vec4f(0.0);  // row 0, columns 4-7
+  var acc1l = vec4f(0.0);  // row 1, columns 0-3
+  var acc1h = vec4f(0.0);  // row 1, columns 4-7
+  var acc2l = vec4f(0.0);  // row 2, columns 0-3
+  var acc2h = vec4f(0.0);  // row 2, columns 4-7
+  var acc3l = vec4f(0.0);  // row 3, columns 0-3
+  var acc3h = vec4f(0.0);  // row 3, columns 4-7
+  var acc4l = vec4f(0.0);  // row 4, columns 0-3
+  var acc4h = vec4f(0.0);  // row 4, columns 4-7
+  var acc5l = vec4f(0.0);  // row 5, columns 0-3
+  var acc5h = vec4f(0.0);  // row 5, columns 4-7
+  var acc6l = vec4f(0.0);  // row 6, columns 0-3
+  var acc6h = vec4f(0.0);  // row 6, columns 4-7
+  var acc7l = vec4f(0.0);  // row 7, columns 0-3
+  var acc7h = vec4f(0.0);  // row 7, columns 4-7
+  for (var k = 0u; k < p.K; k++) {
+    let bk = k * p.b_stride_k;
+    let low = vec4f(b[col0 + bk], b[col1 + bk], b[col2 + bk], b[col3 + bk]);
+    let high = vec4f(b[col4 + bk], b[col5 + bk], b[col6 + bk], b[col7 + bk]);
+    let ak = k * p.a_stride_k;
+    let a0 = vec4f(a[row0 + ak]);
+    acc0l = fma(a0, low, acc0l);
+    acc0h = fma(a0, high, acc0h);
+    let a1 = vec4f(a[row1 + ak]);
+    acc1l = fma(a1, low, acc1l);
+    acc1h = fma(a1, high, acc1h);
+    let a2 = vec4f(a[row2 + ak]);
+    acc2l = fma(a2, low, acc2l);
+    acc2h = fma(a2, high, acc2h);
+    let a3 = vec4f(a[row3 + ak]);
+    acc3l = fma(a3, low, acc3l);
+    acc3h = fma(a3, high, acc3h);
+    let a4 = vec4f(a[row4 + ak]);
+    acc4l = fma(a4, low, acc4l);
+    acc4h = fma(a4, high, acc4h);
+    let a5 = vec4f(a[row5 + ak]);
+    acc5l = fma(a5, low, acc5l);
+    acc5h = fma(a5, high, acc5h);
+    let a6 = vec4f(a[row6 + ak]);
+    acc6l = fma(a6, low, acc6l);
+    acc6h = fma(a6, high, acc6h);
+    let a7 = vec4f(a[row7 + ak]);
+    acc7l = fma(a7, low, acc7l);
+    acc7h = fma(a7, high, acc7h);
+  }
+
+  let c_base = block.batch * p.c_stride_batch;
+  store_row(c_base, block.m0, block.n0, acc0l);
+  store_row(c_base, block.m0, block.n0 + 4u, acc0h);
+  store_row(c_base, block.m0 + 1u, block.n0, acc1l);
+  store_row(c_base, block.m0 + 1u, block.n0 + 4u, acc1h);
+  store_row(c_base, block.m0 + 2u, block.n0, acc2l);
+  store_row(c_base, block.m0 + 2u, block.n0 + 4u, acc2h);
+  store_row(c_base, block.m0 + 3u, block.n0, acc3l);
+  store_row(c_base, block.m0 + 3u, block.n0 + 4u, acc3h);
+  store_row(c_base, block.m0 + 4u, block.n0, acc4l);
+  store_row(c_base, block.m0 + 4u, block.n0 + 4u, acc4h);
+  store_row(c_base, block.m0 + 5u, block.n0, acc5l);
+  store_row(c_base, block.m0 + 5u, block.n0 + 4u, acc5h);
+  store_row(c_base, block.m0 + 6u, block.n0, acc6l);
+  store_row(c_base, block.m0 + 6u, block.n0 + 4u, acc6h);
+  store_row(c_base, block.m0 + 7u, block.n0, acc7l);
+  store_row(c_base, block.m0 + 7u, block.n0 + 4u, acc7h);
 }

@@ -34,7 +34,7 @@ export async function tunedMatmulVariant(gpu: Gpu, plan: MatmulPlan): Promise<Ma
   const key = tuningKey(plan);
   let result = table.get(key);
   if (!result) {
-    result = tuningEnabled ? tunePlan(gpu, plan) : Promise.resolve({ variant: defaultMatmulVariant(gpu, plan), seconds: {} });
+    result = tuningEnabled ? tunePlan(gpu, plan) : Promise.resolve({ variant: defaultMatmulVariant(gpu), seconds: {} });
     table.set(key, result);
   }
   return (await result).variant;

@@ -7,17 +7,27 @@ import { requireElements } from '../gpu/bindings.js';
 
 /**
  * Kernel variants. 'tiled' uses workgroup memory (fast on GPUs); the 'registers' family is
- * barrier-free (fast on CPU-backed adapters such as SwiftShader), with vec4-load forms for
- * operands contiguous along k ('registers_nt4') or B contiguous along n ('registers_bn4').
+ * barrier-free (fast on CPU-backed adapters such as SwiftShader): 4×4 blocks with any strides
+ * ('registers'), with vec4 loads for operands contiguous along k ('registers_nt4') or B
+ * contiguous along n ('registers_bn4'), and 8×8 blocks with any strides ('registers_8x8').
  */
-export type MatmulVariant = 'tiled' | 'registers' | 'registers_nt4' | 'registers_bn4';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'registers', 'registers_nt4', 'registers_bn4'];
+export type MatmulVariant = 'tiled' | 'registers' | 'registers_nt4' | 'registers_bn4' | 'registers_8x8';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'registers', 'registers_nt4', 'registers_bn4', 'registers_8x8'];
 
 const ENTRY_POINTS: Record<MatmulVariant, string> = {
   tiled: 'matmul_tiled',
   registers: 'matmul_registers',
   registers_nt4: 'matmul_registers_nt4',
   registers_bn4: 'matmul_registers_bn4',
+  registers_8x8: 'matmul_registers_8x8',
+};
+
+/** Rows and columns of C that one invocation of a register variant computes. */
+const REGISTER_BLOCK: Record<Exclude<MatmulVariant, 'tiled'>, number> = {
+  registers: 4,
+  registers_nt4: 4,
+  registers_bn4: 4,
+  registers_8x8: 8,
 };
 
 /** Tells whether a variant can run a plan. The vec4 forms need strides and sizes in multiples of 4. */
@@ -100,13 +110,10 @@ export function matmulReference(plan: MatmulPlan, a: ArrayLike<number>, b: Array
 
 /**
  * Picks the variant for a plan when no tuning pass runs: shared-memory tiles on GPUs, and on
- * CPU-backed adapters the most specialised register variant the plan allows.
+ * CPU-backed adapters the 8×8 register blocks, the fastest at most TRM shapes on SwiftShader.
  */
-export function defaultMatmulVariant(gpu: Gpu, plan: MatmulPlan): MatmulVariant {
-  if (!gpu.isSoftware) return 'tiled';
-  if (matmulVariantSupports('registers_nt4', plan)) return 'registers_nt4';
-  if (matmulVariantSupports('registers_bn4', plan)) return 'registers_bn4';
-  return 'registers';
+export function defaultMatmulVariant(gpu: Gpu): MatmulVariant {
+  return gpu.isSoftware ? 'registers_8x8' : 'tiled';
 }
 
 /**
@@ -151,7 +158,8 @@ export class Matmul {
     if (this.variant === 'tiled') {
       this.gpu.dispatch(this.name, this.pipeline, this.bindGroup, [Math.ceil(N / 64), Math.ceil(M / 64), batch]);
     } else {
-      const blocks = batch * Math.ceil(M / 4) * Math.ceil(N / 4);
+      const size = REGISTER_BLOCK[this.variant];
+      const blocks = batch * Math.ceil(M / size) * Math.ceil(N / size);
       this.gpu.dispatch(this.name, this.pipeline, this.bindGroup, Math.ceil(blocks / 64));
     }
   }
