@@ -179,6 +179,7 @@ describe.skipIf(!runsInChromium)('demo page in Chromium', () => {
 
   test('solves with the model trained in the tab', async () => {
     expect(await textOf(page, '#model-info')).toMatch(/^Solving with the model training in this tab/);
+    expect(await page.$eval('#checkpoint', (element) => (element as HTMLInputElement).value), 'file input after the switch').toBe('');
     await page.$eval('#puzzle', (element, text) => ((element as HTMLTextAreaElement).value = text), puzzle);
     await page.$eval('#steps', (element) => element.replaceChildren());
     await page.click('#solve');

@@ -141,6 +141,8 @@ function useModel(kind, description) {
   if (state.active !== kind) {
     $('steps').replaceChildren();
     $('solve-summary').textContent = '';
+    // The file input would otherwise still name a checkpoint that Solve no longer uses.
+    if (kind === 'training') $('checkpoint').value = '';
   }
   state.active = kind;
   $('model-info').textContent = description;
