@@ -107,7 +107,7 @@ fn matmul_tiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
 // SwiftShader keeps a dynamically indexed private array in memory, which measured ~100×
 // slower than registers (SwiftShader 5.0.0 in Chromium 156).
 // NOTE: the 4×4 variants reach about 15-35% of the FMA probe's rate on SwiftShader, and the
-// 8×8 one at the end of this file about 30-45% (npm run bench, Chromium 156, 2-core VM).
+// 8×8 one at the end of this file about 37-46% (npm run bench, Chromium 156, 2-core VM).
 // SwiftShader runs 4 invocations in the 4 lanes of an SSE register, and it turns every
 // storage load whose offset is not a compile-time constant into a gather of 4 scalar loads
 // (SIMD::Pointer::Load, src/Pipeline/ShaderCore.hpp in google/swiftshader). So the FMAs per
