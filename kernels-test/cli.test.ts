@@ -166,6 +166,8 @@ describe('trm command line', () => {
     [['train', '--out', 'run-a'], /already contains a run; continue it with --resume/],
     [['train', '--out', 'r2', '--data', 'missing.csv'], /data not found: missing\.csv/],
     [['solve', '--checkpoint', 'run-a/last.safetensors', '12x4'], /puzzle has 4 characters, expected 16, 36 or 81/],
+    [['solve', '--checkpoint', 'run-a/last.safetensors', '11..............'], /puzzle is invalid: digit 1 appears twice in row 1/],
+    [['solve', '--checkpoint', 'run-a/last.safetensors', '.'.repeat(81)], /puzzle is 9×9 but the checkpoint was trained on 4×4 puzzles/],
     [['eval', '--checkpoint', 'nothing.safetensors', '--data', 'x.csv'], /checkpoint not found: nothing\.safetensors/],
     [['frobnicate'], /unknown command 'frobnicate'/],
     [['train', '--resume', 'run-a'], /run-a is already at step 6; pass --steps above 6/],

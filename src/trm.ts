@@ -66,7 +66,7 @@ export interface SolveResult {
   answer: Uint8Array;
   /** The first step whose q_halt is above 0, or null when the model never halts. */
   haltStep: number | null;
-  /** True when the answer has no blank, breaks no rule and keeps every given. */
+  /** Whether the last grid has no blank, breaks no rule and keeps every given. */
   valid: boolean;
 }
 
@@ -273,8 +273,11 @@ function applyTrainingOverrides(config: TrmConfig, overrides: Partial<TrmConfig>
   return merged;
 }
 
-/** Parses and checks a puzzle: its size, its characters or values, and givens that break a rule. */
-function parsePuzzle(puzzle: string | ArrayLike<number>, geometry: SudokuGeometry): Uint8Array {
+/**
+ * Parses and checks a puzzle: its size, its characters or values, and givens that break a
+ * rule. Throws a RangeError that names the problem.
+ */
+export function parsePuzzle(puzzle: string | ArrayLike<number>, geometry: SudokuGeometry): Uint8Array {
   const grid = puzzleCells(puzzle, geometry);
   const conflict = findGridConflict(grid, geometry);
   if (conflict) throw new RangeError(`puzzle is invalid: ${conflict}`);

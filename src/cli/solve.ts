@@ -2,9 +2,9 @@
 // q_halt, and the final answer with the cells that break a rule.
 import { parseArgs } from 'node:util';
 import { loadModelCheckpoint, type ModelCheckpoint } from '../model/checkpoint.js';
-import { cellCount, countGivens, describeGeometry, findContradiction, findGeometryForLength, findGridConflict, findGridTextError, parseGrid } from '../data/sudoku.js';
+import { cellCount, countGivens, describeGeometry, findContradiction, findGeometryForLength } from '../data/sudoku.js';
 import { createEngine, ENGINE_RUNTIMES, type EngineRuntime } from '../train/engine.js';
-import { puzzleBatch, solveResultFrom, type SolveResult } from '../trm.js';
+import { parsePuzzle, puzzleBatch, solveResultFrom, type SolveResult } from '../trm.js';
 import { renderGrid } from './sudoku-view.js';
 import { choiceOption, UsageError } from './options.js';
 
@@ -48,15 +48,19 @@ export async function solvePuzzle(checkpoint: ModelCheckpoint, text: string, run
   const puzzleText = text.trim();
   const geometry = findGeometryForLength(puzzleText.length);
   if (!geometry) throw new UsageError(`puzzle has ${puzzleText.length} characters, expected 16, 36 or 81`);
-  const problem = findGridTextError(puzzleText, geometry, 'puzzle');
-  if (problem) throw new UsageError(problem);
   if (cellCount(geometry) !== checkpoint.config.seqLen) {
-    throw new UsageError(`puzzle is ${describeGeometry(geometry)} but the checkpoint was trained on ${checkpoint.config.seqLen}-cell puzzles`);
+    const trained = findGeometryForLength(checkpoint.config.seqLen);
+    const trainedOn = trained ? `${describeGeometry(trained)} puzzles` : `${checkpoint.config.seqLen}-cell sequences`;
+    throw new UsageError(`puzzle is ${describeGeometry(geometry)} but the checkpoint was trained on ${trainedOn}`);
   }
 
-  const puzzle = parseGrid(puzzleText, geometry);
-  const conflict = findGridConflict(puzzle, geometry);
-  if (conflict) throw new UsageError(`puzzle is invalid: ${conflict}`);
+  let puzzle: Uint8Array;
+  try {
+    puzzle = parsePuzzle(puzzleText, geometry);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+
   const engine = await createEngine({ ...checkpoint.config, batch: 1 }, { seed: 0, params: checkpoint.params, runtime });
   try {
     return renderSolve(solveResultFrom(await engine.evaluate(puzzleBatch(puzzle)), puzzle, geometry));
