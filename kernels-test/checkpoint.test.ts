@@ -221,6 +221,19 @@ describe('training checkpoint', () => {
     expect(() => decodeCheckpoint(partial, 'run')).toThrow(/tensor 'train\.slots\.z' is missing but other slot tensors are present/);
   });
 
+  test.each([
+    ['batcher', '{"epoch": -1, "position": 0}', /metadata 'batcher' is '\{"epoch": -1, "position": 0\}', expected \{"epoch": N, "position": N\}/],
+    ['batcher', 'not json', /metadata 'batcher' is 'not json', expected/],
+    ['exploration_rng', '[1, 2, 3]', /metadata 'exploration_rng' is '\[1, 2, 3\]', expected null or four 32-bit unsigned integers/],
+    ['matmul_variants', '["registers"]', /metadata 'matmul_variants' is '\["registers"\]', expected an object of matmul variant names by shape/],
+  ])('rejects invalid %s metadata', (key, text, message) => {
+    const valid = encodeCheckpoint(mlp, snapshot, { epoch: 0, position: 0 });
+    const contents = parseSafetensors(valid);
+    const tensors = new Map([...contents.tensors].map(([name, tensor]) => [name, { shape: tensor.shape, data: tensor.data } as WritableTensor]));
+    const invalid = serializeSafetensors(tensors, { ...contents.metadata, [key]: text });
+    expect(() => decodeCheckpoint(invalid, 'run')).toThrow(message);
+  });
+
   test('model-only file cannot be resumed', () => {
     const bytes = encodeModelCheckpoint(mlp, params, { step: '1' });
     expect(() => decodeCheckpoint(bytes, 'model.safetensors')).toThrow(/tensor 'train\.params\.dense' is missing, so this is a model without training state/);

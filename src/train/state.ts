@@ -151,39 +151,36 @@ export async function loadCheckpoint(path: string): Promise<SavedRun> {
 }
 
 function parseBatcher(source: string, text: string | undefined): BatcherState {
-  try {
-    const state = JSON.parse(text ?? '') as BatcherState;
-    if (Number.isInteger(state.epoch) && Number.isInteger(state.position) && state.epoch >= 0 && state.position >= 0) return state;
-  } catch {
-    // Reported below with the value.
-  }
-  throw new CheckpointError(source, `metadata 'batcher' is '${text}', expected {"epoch": N, "position": N}`);
+  const isState = (value: unknown): value is BatcherState => {
+    const state = value as BatcherState;
+    return typeof value === 'object' && value !== null && Number.isInteger(state.epoch) && Number.isInteger(state.position) && state.epoch >= 0 && state.position >= 0;
+  };
+  return parseMetadataJson(source, 'batcher', text ?? '', isState, '{"epoch": N, "position": N}');
 }
 
 /** Returns undefined for a file written before the generator was saved. */
 function parseExplorationRng(source: string, text: string | undefined): CheckpointState['explorationRng'] {
   if (text === undefined) return undefined;
-  try {
-    const words = JSON.parse(text) as unknown;
-    if (words === null) return null;
-    if (Array.isArray(words) && words.length === 4 && words.every((word) => Number.isInteger(word) && word >= 0 && word <= 0xffffffff)) {
-      return words as [number, number, number, number];
-    }
-  } catch {
-    // Reported below with the value.
-  }
-  throw new CheckpointError(source, `metadata 'exploration_rng' is '${text}', expected null or four 32-bit unsigned integers`);
+  const isWords = (value: unknown): value is [number, number, number, number] | null =>
+    value === null || (Array.isArray(value) && value.length === 4 && value.every((word) => Number.isInteger(word) && word >= 0 && word <= 0xffffffff));
+  return parseMetadataJson(source, 'exploration_rng', text, isWords, 'null or four 32-bit unsigned integers');
 }
 
 function parseMatmulChoices(source: string, text: string | undefined): MatmulChoices {
   if (text === undefined) return {};
+  const isChoices = (value: unknown): value is MatmulChoices =>
+    typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((variant) => typeof variant === 'string');
+  return parseMetadataJson(source, 'matmul_variants', text, isChoices, 'an object of matmul variant names by shape');
+}
+
+/** Parses a metadata entry as JSON and checks its shape; invalid JSON and a wrong shape get the same error. */
+function parseMetadataJson<T>(source: string, key: string, text: string, isValid: (value: unknown) => value is T, expected: string): T {
+  let value: unknown;
   try {
-    const choices = JSON.parse(text) as unknown;
-    if (typeof choices === 'object' && choices !== null && !Array.isArray(choices) && Object.values(choices).every((variant) => typeof variant === 'string')) {
-      return choices as MatmulChoices;
-    }
+    value = JSON.parse(text);
   } catch {
-    // Reported below with the value.
+    value = undefined;
   }
-  throw new CheckpointError(source, `metadata 'matmul_variants' is '${text}', expected an object of matmul variant names by shape`);
+  if (value !== undefined && isValid(value)) return value;
+  throw new CheckpointError(source, `metadata '${key}' is '${text}', expected ${expected}`);
 }
