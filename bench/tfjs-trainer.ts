@@ -104,7 +104,7 @@ function disposePeerTrainer(trainer: PeerTrainer): void {
 function resetHalted(trainer: PeerTrainer, incoming: PeerInputs): PeerSlots {
   const { tf } = trainer.model;
   const { slots } = trainer;
-  const select = (fresh: Tensor, kept: Tensor) => tf.where(tf.reshape(slots.halted, [-1, ...fresh.shape.slice(1).map(() => 1)]), fresh, kept);
+  const select = (fresh: Tensor, current: Tensor) => tf.where(tf.reshape(slots.halted, [-1, ...fresh.shape.slice(1).map(() => 1)]), fresh, current);
   const initial = (row: Tensor) => tf.broadcastTo(row, slots.y.shape);
   return {
     y: select(initial(trainer.hInit), slots.y),

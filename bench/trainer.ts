@@ -92,7 +92,7 @@ async function timeEvaluation(trainer: TrmTrainer, config: TrmConfig, policy: Ti
   return timeRepeats(() => evaluate(1), async (count) => ({ wallSeconds: await evaluate(count), gpuSeconds: null }), { ...policy, maxRepeats: Math.min(policy.maxRepeats, 3) });
 }
 
-/** A batch of random token ids, labels and puzzle ids; the peer's step draws the same batches. */
+/** Draws a batch of random token ids, labels and puzzle ids. The TF.js step draws the same batches. */
 export function randomBatch(config: TrmConfig, rng: Rng): TrainingBatch {
   const tokens = config.batch * config.seqLen;
   const draw = () => Int32Array.from({ length: tokens }, () => rng.nextUint32() % config.vocab);

@@ -129,8 +129,8 @@ describe.skipIf(!runsInChromium)('demo page in Chromium', () => {
       expect(card.cells, `step ${index + 1} cells`).toBe(16);
       expect(card.changedMarks, `step ${index + 1} highlighted cells`).toBeGreaterThanOrEqual(card.changed > 0 ? 1 : 0);
       expect(card.barWidth, `step ${index + 1} q_halt bar`).toMatch(/^\d+(\.\d)?%$/);
-      const shown = Number(/q_halt (-?\d+\.\d\d)/.exec(card.label)?.[1]);
-      expect(Math.abs(shown - trained.qHalt[index]), `step ${index + 1} q_halt against Node`).toBeLessThan(0.011);
+      const displayed = Number(/q_halt (-?\d+\.\d\d)/.exec(card.label)?.[1]);
+      expect(Math.abs(displayed - trained.qHalt[index]), `step ${index + 1} q_halt against Node`).toBeLessThan(0.011);
     });
     expect(await textOf(page, '#solve-summary')).toMatch(/q_halt (never rose above 0|first rose above 0 at step \d+)\.$/);
   });

@@ -74,8 +74,8 @@ export interface SolveResult {
 const SHAPE_FIELDS = ['variant', 'hidden', 'heads', 'headDim', 'expansion', 'swigluMultiple', 'blocks', 'vocab', 'seqLen', 'puzzleEmbSlots', 'numPuzzleIds'] as const;
 
 /**
- * A TRM on one GPU device with its optimizer state, EMA weights and halting carry. Methods
- * are asynchronous and must be awaited one at a time.
+ * A TRM on one GPU device with its optimizer state, EMA weights and halting carry. Its
+ * asynchronous methods must be awaited one at a time.
  */
 export class Trm {
   private disposed = false;
@@ -99,7 +99,7 @@ export class Trm {
 
   /**
    * Loads a safetensors checkpoint: a model file, or a training checkpoint as `trm train`
-   * writes it, in which case the optimizer state comes along and training continues from it.
+   * writes it. A training checkpoint also restores the optimizer state, so training continues.
    */
   static async load(bytes: ArrayBuffer | ArrayBufferView, options: LoadOptions = {}): Promise<Trm> {
     const source = options.source ?? 'bytes passed to Trm.load';
@@ -196,7 +196,8 @@ export class Trm {
   /**
    * Serialises the model as a training checkpoint, the format `trm train` writes: the EMA
    * weights under the reference's tensor names (what `trm eval` and `trm solve` load), plus the
-   * raw weights and Adam moments. `batcher` records the position in a training stream.
+   * training state: raw weights, Adam moments and slot carries. `batcher` records the position
+   * in a training stream.
    */
   async saveCheckpoint(batcher: BatcherState = { epoch: 0, position: 0 }): Promise<Uint8Array> {
     this.requireOpen('saveCheckpoint');
@@ -216,11 +217,11 @@ export class Trm {
     if (this.disposed) throw new Error(`${method}: this model has been disposed; create or load a new one`);
   }
 
-  private requireGeometry(method: string, given?: SudokuGeometry): SudokuGeometry {
+  private requireGeometry(method: string, puzzleGeometry?: SudokuGeometry): SudokuGeometry {
     const geometry = this.geometry;
     if (!geometry) throw new Error(`${method}: the model's sequence length ${this.config.seqLen} is not a Sudoku grid (16, 36 or 81 cells)`);
-    if (given && cellCount(given) !== cellCount(geometry)) {
-      throw new Error(`${method}: the puzzles are ${describeGeometry(given)} but the model takes ${describeGeometry(geometry)} grids`);
+    if (puzzleGeometry && cellCount(puzzleGeometry) !== cellCount(geometry)) {
+      throw new Error(`${method}: the puzzles are ${describeGeometry(puzzleGeometry)} but the model takes ${describeGeometry(geometry)} grids`);
     }
     return geometry;
   }

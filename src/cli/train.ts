@@ -193,9 +193,9 @@ export async function runTraining(options: RunOptions, resume: boolean): Promise
   for (const line of description) console.log(line);
 
   const saved = resume ? await loadResumePoint(run) : null;
-  // The variants the run used before, so that its products round exactly as they would have.
-  // NOTE: a fresh run times the variants, so two fresh runs with the same seed may still round
-  // differently; only a resume reuses the choices of the run it continues.
+  // A resume reuses the matmul variants of the run it continues, so its products round exactly
+  // as they would have. NOTE: a fresh run times the variants itself, so two fresh runs with the
+  // same seed may still round differently.
   const engine = await createEngine(config, { seed: options.seed, runtime: options.runtime ?? 'node', matmulChoices: saved?.matmulChoices });
   const state: RunState = {
     engine, options: run, test, step: 0, bestExact: -1,
