@@ -4,7 +4,7 @@
 // checkout that the clone's origin names.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -13,7 +13,8 @@ function originCheckout(): string | null {
   try {
     const url = execFileSync('git', ['-C', repositoryRoot, 'remote', 'get-url', 'origin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const path = url.startsWith('file://') ? fileURLToPath(url) : url;
-    return isAbsolute(path) ? path : null;
+    // resolve() drops a trailing '/.', which `git clone .` records.
+    return isAbsolute(path) ? resolve(path) : null;
   } catch {
     // No git, or no origin remote: the other places still apply.
     return null;
@@ -25,7 +26,7 @@ function candidateFolders(): string[] {
   return [
     process.env.TRM_SHARED_DATA,
     join(repositoryRoot, '..', 'shared', 'data'),
-    origin ? join(dirname(origin.replace(/\/+$/, '')), 'shared', 'data') : undefined,
+    origin ? join(dirname(origin), 'shared', 'data') : undefined,
   ].filter((folder): folder is string => Boolean(folder));
 }
 
