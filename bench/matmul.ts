@@ -35,7 +35,7 @@ export function matmulFlops(plan: MatmulPlan): number {
 /** Tunes (unless tuneIt is false) and times one product; probePeak runs between the tuning pass and the timing. */
 export async function measureMatmul(gpu: Gpu, { name, plan }: MatmulShape, policy: TimingPolicy, tuneIt: boolean, probePeak: () => Promise<number>): Promise<MatmulMeasurement> {
   const started = performance.now();
-  const tuning = tuneIt ? await tune(gpu, plan) : { result: { variant: defaultMatmulVariant(gpu), seconds: {} }, status: 'skipped' as const };
+  const tuning = tuneIt ? await tune(gpu, plan) : { result: { variant: defaultMatmulVariant(gpu, plan), seconds: {} }, status: 'skipped' as const };
   const tuningSeconds = tuning.status === 'ran' ? (performance.now() - started) / 1000 : 0;
 
   const sizes = matmulSizes(plan);

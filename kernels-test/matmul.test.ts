@@ -7,8 +7,11 @@ import {
   matmulReference,
   matmulSizes,
   matmulVariantSupports,
+  matmulVariantUnavailable,
   type MatmulPlan,
+  type MatmulVariant,
 } from '../src/kernels/matmul.js';
+import type { AdapterSummary } from '../src/gpu/gpu.js';
 import { expectClose, randomArray } from './compare.js';
 import { openRuntime, selectedRuntimes, type KernelRuntime } from './runtimes.js';
 
@@ -18,8 +21,8 @@ interface Case {
 }
 
 // Sizes straddle every variant's tile (64 for the shared-memory tile, 4 and 8 for the
-// register blocks): 1, tile−1, tile, tile+1, odd sizes, and the TRM shapes (97 tokens,
-// vocab 11, hidden 512, SwiGLU inner 1536).
+// register blocks, 16 rows by 32 columns for the quad blocks): 1, tile−1, tile, tile+1, odd
+// sizes, and the TRM shapes (97 tokens, vocab 11, hidden 512, SwiGLU inner 1536).
 const LINEAR_SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [1, 5, 4],
@@ -34,6 +37,8 @@ const LINEAR_SHAPES: [number, number, number][] = [
   [97, 3, 1536],
   [130, 66, 97],
   [67, 65, 32],
+  [17, 33, 9],
+  [33, 31, 2],
 ];
 
 function tokenMixingPlan(batch: number, rows: number, length: number, channels: number): MatmulPlan {
@@ -72,6 +77,36 @@ function absolute(values: Float32Array): Float32Array {
   return values.map(Math.abs);
 }
 
+describe('matmul variant availability', () => {
+  const swiftShader: AdapterSummary = {
+    runtime: 'node', vendor: 'google', architecture: 'swiftshader', device: '', description: '',
+    isFallbackAdapter: true, kind: 'software', features: ['subgroups'], subgroupMinSize: 4, subgroupMaxSize: 4,
+  };
+
+  test('quad runs on 4-wide software subgroups', () => {
+    expect(matmulVariantUnavailable('quad_16x32', swiftShader)).toBeNull();
+  });
+
+  test('quad needs the subgroups feature', () => {
+    expect(matmulVariantUnavailable('quad_16x32', { ...swiftShader, features: [] })).toMatch(/no subgroups feature/);
+  });
+
+  test('quad is not offered on GPUs', () => {
+    const gpu = { ...swiftShader, kind: 'gpu' as const, isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32 };
+    expect(matmulVariantUnavailable('quad_16x32', gpu)).toMatch(/gpu adapter with subgroups of 32-32/);
+  });
+
+  test('quad needs subgroups of exactly 4', () => {
+    expect(matmulVariantUnavailable('quad_16x32', { ...swiftShader, subgroupMinSize: 4, subgroupMaxSize: 8 })).toMatch(/4-wide/);
+  });
+
+  test('other variants run everywhere', () => {
+    for (const variant of MATMUL_VARIANTS.filter((v) => v !== 'quad_16x32')) {
+      expect(matmulVariantUnavailable(variant, { ...swiftShader, features: [], kind: 'gpu' }), variant).toBeNull();
+    }
+  });
+});
+
 for (const runtimeName of selectedRuntimes()) {
   describe(`matmul on ${runtimeName}`, () => {
     let runtime: KernelRuntime;
@@ -83,6 +118,12 @@ for (const runtimeName of selectedRuntimes()) {
     afterAll(async () => {
       await runtime?.close();
     });
+
+    // A variant that this adapter cannot run is skipped with the reason (see matmulVariantUnavailable).
+    function skipUnavailable(variant: MatmulVariant, skip: (condition: boolean, note: string) => void): void {
+      const reason = matmulVariantUnavailable(variant, runtime.adapter);
+      skip(reason !== null, `${variant} is not available: ${reason}`);
+    }
 
     test('adapter is described', () => {
       expect(runtime.adapter.runtime).toBe(runtimeName === 'node' ? 'node' : 'browser');
@@ -96,7 +137,8 @@ for (const runtimeName of selectedRuntimes()) {
         expect(eligible.length).toBeGreaterThanOrEqual(5);
       });
 
-      test.each(eligible)(`${variant}: $name`, async ({ plan }) => {
+      test.for(eligible)(`${variant}: $name`, async ({ plan }, { skip }) => {
+        skipUnavailable(variant, skip);
         const inputs = inputsFor(plan, plan.M * 7919 + plan.N * 31 + plan.K);
         const outputs = await runtime.run({ op: 'matmul', params: { plan, variant }, inputs });
 
@@ -118,7 +160,8 @@ for (const runtimeName of selectedRuntimes()) {
       expectClose(outputs.c, expected, { abs: 1e-5, rel: 8, reductionLength: plan.K }, `auto (${chosen}) C`);
     });
 
-    test.each(MATMUL_VARIANTS)('%s: NaN in A reaches its row only', async (variant) => {
+    test.for(MATMUL_VARIANTS)('%s: NaN in A reaches its row only', async (variant, { skip }) => {
+      skipUnavailable(variant, skip);
       // Both plans read row m of A from a[m·16 …]; the forward one suits the nt4 variant,
       // the input-gradient one the bn4 variant.
       const forward = linearForwardPlan(9, 8, 16);

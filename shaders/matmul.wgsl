@@ -106,12 +106,13 @@ fn matmul_tiled(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
 // The block lives in four vec4 accumulators and every loop over it is written out by hand:
 // SwiftShader keeps a dynamically indexed private array in memory, which measured ~100×
 // slower than registers (SwiftShader 5.0.0 in Chromium 156).
-// NOTE: the 4×4 variants reach about 15-35% of the FMA probe's rate on SwiftShader, and the
-// 8×8 one at the end of this file about 37-46% (npm run bench, Chromium 156, 2-core VM).
-// SwiftShader runs 4 invocations in the 4 lanes of an SSE register, and it turns every
-// storage load whose offset is not a compile-time constant into a gather of 4 scalar loads
-// (SIMD::Pointer::Load, src/Pipeline/ShaderCore.hpp in google/swiftshader). So the FMAs per
-// value loaded, which grow with the block, set the rate.
+// The 4×4 variants reach about 15-35% of the FMA probe's rate on SwiftShader, the 8×8 one at
+// the end of this file about 37-46%, and the quad variant in matmul-quad.wgsl 55-76% (npm run
+// bench, Chromium 156, 2-core VM). SwiftShader runs 4 invocations in the 4 lanes of an SSE
+// register, and it turns every storage load whose offset is not a compile-time constant into
+// a gather of 4 scalar loads (SIMD::Pointer::Load, src/Pipeline/ShaderCore.hpp in
+// google/swiftshader). So the FMAs per value loaded set the rate: the 8×8 kernel with its
+// loads replaced by arithmetic ran at the probe's rate, spilled accumulators and all.
 // Dispatch: ceil(batch · ceil(M/4) · ceil(N/4) / 64) workgroups, folded into x and y.
 
 @compute @workgroup_size(64)

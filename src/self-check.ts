@@ -1,7 +1,7 @@
 // A quick end-to-end check of a runtime: device creation and every matmul variant against
 // the float64 reference, at the shapes of a TRM linear layer.
 import { createGpu, describeAdapter } from './gpu/device.js';
-import { linearForwardPlan, matmulReference, matmulSizes, matmulVariantSupports, MATMUL_VARIANTS } from './kernels/matmul.js';
+import { linearForwardPlan, matmulReference, matmulSizes, matmulVariantSupports, matmulVariantUnavailable, MATMUL_VARIANTS } from './kernels/matmul.js';
 import { ChromiumHost } from './runtime/chromium.js';
 import { runOp, type OpRequest } from './testing/op-runner.js';
 import type { AdapterSummary } from './gpu/gpu.js';
@@ -33,6 +33,11 @@ export async function selfCheck(runtime: Runtime): Promise<SelfCheckReport> {
     const expected = matmulReference(plan, a, b);
 
     for (const variant of MATMUL_VARIANTS.filter((v) => matmulVariantSupports(v, plan))) {
+      const unavailable = matmulVariantUnavailable(variant, session.adapter);
+      if (unavailable) {
+        lines.push(`matmul ${variant}: not available because ${unavailable}`);
+        continue;
+      }
       const started = performance.now();
       const actual = await session.run({ op: 'matmul', params: { plan, variant }, inputs: { a, b, c } });
       const seconds = (performance.now() - started) / 1000;

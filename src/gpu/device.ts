@@ -23,7 +23,7 @@ export const REQUIRED_LIMITS = {
 } as const;
 
 /** Features used when present; none is required. */
-const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'timestamp-query'];
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
 
 const NO_ADAPTER_HELP =
   'no WebGPU adapter found. On a machine with a GPU, install its Vulkan (Linux), Metal (macOS) or ' +
@@ -105,9 +105,11 @@ function summarize(info: GPUAdapterInfo | undefined, adapter: GPUAdapter | null,
   const infoFallback = (info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined)?.isFallbackAdapter;
   const adapterFallback = (adapter as (GPUAdapter & { isFallbackAdapter?: boolean }) | null)?.isFallbackAdapter;
   const isFallbackAdapter = Boolean(infoFallback ?? adapterFallback ?? false);
+  const subgroupMinSize = info?.subgroupMinSize ?? 0;
+  const subgroupMaxSize = info?.subgroupMaxSize ?? 0;
   const text = `${vendor} ${architecture} ${deviceName} ${description}`;
   const kind: AdapterKind = isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software|warp/i.test(text) ? 'software' : 'gpu';
-  return { runtime, vendor, architecture, device: deviceName, description, isFallbackAdapter, kind, features };
+  return { runtime, vendor, architecture, device: deviceName, description, isFallbackAdapter, kind, features, subgroupMinSize, subgroupMaxSize };
 }
 
 function inBrowser(): boolean {

@@ -15,6 +15,9 @@ export interface AdapterSummary {
   isFallbackAdapter: boolean;
   kind: AdapterKind;
   features: string[];
+  /** Invocations per subgroup as the adapter reports them; 0 when it does not. */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
 }
 
 export type StorageBinding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };

@@ -2,7 +2,7 @@
 // the table of those choices, which a resumed training run pins so that it rounds as before.
 import { log } from '../log.js';
 import type { Gpu } from '../gpu/gpu.js';
-import { MATMUL_VARIANTS, Matmul, defaultMatmulVariant, matmulSizes, matmulVariantSupports, type MatmulPlan, type MatmulVariant } from './matmul.js';
+import { MATMUL_VARIANTS, Matmul, defaultMatmulVariant, matmulSizes, matmulVariantSupports, matmulVariantUnavailable, type MatmulPlan, type MatmulVariant } from './matmul.js';
 
 export interface TuningResult {
   variant: MatmulVariant;
@@ -34,7 +34,7 @@ export async function tunedMatmulVariant(gpu: Gpu, plan: MatmulPlan): Promise<Ma
   const key = tuningKey(plan);
   let result = table.get(key);
   if (!result) {
-    result = tuningEnabled ? tunePlan(gpu, plan) : Promise.resolve({ variant: defaultMatmulVariant(gpu), seconds: {} });
+    result = tuningEnabled ? tunePlan(gpu, plan) : Promise.resolve({ variant: defaultMatmulVariant(gpu, plan), seconds: {} });
     table.set(key, result);
   }
   return (await result).variant;
@@ -43,12 +43,19 @@ export async function tunedMatmulVariant(gpu: Gpu, plan: MatmulPlan): Promise<Ma
 /**
  * Makes later products on `gpu` use the given variants for their shapes instead of timing
  * them. Pin before the first product of each shape: a choice made earlier is replaced, but the
- * ops created with it keep their variant.
+ * ops created with it keep their variant. A variant this device cannot run is not pinned, so
+ * its shape is tuned again and a log line names it. A run resumed on another adapter then rounds
+ * differently from the run that wrote the checkpoint.
  */
 export function pinMatmulVariants(gpu: Gpu, choices: MatmulChoices): void {
   const table = deviceTable(gpu);
   for (const [key, variant] of Object.entries(choices)) {
     if (!MATMUL_VARIANTS.includes(variant)) throw new Error(`pinned matmul variant for ${key} is '${variant}', expected one of ${MATMUL_VARIANTS.join(', ')}`);
+    const unavailable = matmulVariantUnavailable(variant, gpu.adapter);
+    if (unavailable) {
+      log(1, `matmul ${key}: not pinning '${variant}' because ${unavailable}; choosing again`);
+      continue;
+    }
     table.set(key, Promise.resolve({ variant, seconds: {} }));
   }
 }
@@ -103,7 +110,7 @@ async function tunePlan(gpu: Gpu, plan: MatmulPlan): Promise<TuningResult> {
  * at every TRM shape (npm run bench), so timing it only delays the first training step.
  */
 function candidateVariants(gpu: Gpu, plan: MatmulPlan): MatmulVariant[] {
-  const eligible = MATMUL_VARIANTS.filter((variant) => matmulVariantSupports(variant, plan));
+  const eligible = MATMUL_VARIANTS.filter((variant) => matmulVariantSupports(variant, plan) && matmulVariantUnavailable(variant, gpu.adapter) === null);
   return gpu.isSoftware ? eligible.filter((variant) => variant !== 'tiled') : eligible;
 }
 

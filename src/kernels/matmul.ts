@@ -1,18 +1,19 @@
 // Matrix products for linear layers and token mixing: a float64 reference and the WebGPU op.
 import { wgslSources } from '../generated/wgsl.js';
-import { ShapeError } from '../gpu/errors.js';
-import { Gpu, type StorageBinding } from '../gpu/gpu.js';
+import { AdapterError, ShapeError } from '../gpu/errors.js';
+import { Gpu, type AdapterSummary, type StorageBinding } from '../gpu/gpu.js';
 import { tunedMatmulVariant } from './matmul-tuning.js';
 import { requireElements } from '../gpu/bindings.js';
 
 /**
- * Kernel variants. 'tiled' uses workgroup memory (fast on GPUs); the 'registers' family is
- * barrier-free (fast on CPU-backed adapters such as SwiftShader): 4×4 blocks with any strides
+ * Kernel variants. 'tiled' uses workgroup memory (fast on GPUs); the others are barrier-free
+ * (fast on CPU-backed adapters such as SwiftShader): 4×4 blocks with any strides
  * ('registers'), with vec4 loads for operands contiguous along k ('registers_nt4') or B
- * contiguous along n ('registers_bn4'), and 8×8 blocks with any strides ('registers_8x8').
+ * contiguous along n ('registers_bn4'), 8×8 blocks with any strides ('registers_8x8'), and
+ * 16×32 blocks per subgroup quad whose lanes share their loads ('quad_16x32').
  */
-export type MatmulVariant = 'tiled' | 'registers' | 'registers_nt4' | 'registers_bn4' | 'registers_8x8';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'registers', 'registers_nt4', 'registers_bn4', 'registers_8x8'];
+export type MatmulVariant = 'tiled' | 'registers' | 'registers_nt4' | 'registers_bn4' | 'registers_8x8' | 'quad_16x32';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'registers', 'registers_nt4', 'registers_bn4', 'registers_8x8', 'quad_16x32'];
 
 const ENTRY_POINTS: Record<MatmulVariant, string> = {
   tiled: 'matmul_tiled',
@@ -20,15 +21,37 @@ const ENTRY_POINTS: Record<MatmulVariant, string> = {
   registers_nt4: 'matmul_registers_nt4',
   registers_bn4: 'matmul_registers_bn4',
   registers_8x8: 'matmul_registers_8x8',
+  quad_16x32: 'matmul_quad_16x32',
 };
 
-/** Rows and columns of C that one invocation of a register variant computes. */
-const REGISTER_BLOCK: Record<Exclude<MatmulVariant, 'tiled'>, number> = {
-  registers: 4,
-  registers_nt4: 4,
-  registers_bn4: 4,
-  registers_8x8: 8,
+/** Block of C [rows, columns] that one group of `invocations` computes, for the barrier-free variants. */
+const BLOCKS: Record<Exclude<MatmulVariant, 'tiled'>, { rows: number; columns: number; invocations: number }> = {
+  registers: { rows: 4, columns: 4, invocations: 1 },
+  registers_nt4: { rows: 4, columns: 4, invocations: 1 },
+  registers_bn4: { rows: 4, columns: 4, invocations: 1 },
+  registers_8x8: { rows: 8, columns: 8, invocations: 1 },
+  quad_16x32: { rows: 16, columns: 32, invocations: 4 },
 };
+
+/**
+ * Returns why a variant cannot run on an adapter, or null when it can. 'quad_16x32' needs the
+ * subgroups feature, and it takes each quad to be 4 consecutive invocations, which holds on
+ * adapters with 4-wide subgroups such as SwiftShader. On GPUs, where the lane order within a
+ * workgroup is not specified, it is not offered (they run 'tiled' anyway).
+ */
+export function matmulVariantUnavailable(variant: MatmulVariant, adapter: AdapterSummary): string | null {
+  if (variant !== 'quad_16x32') return null;
+  if (!adapter.features.includes('subgroups')) return 'the device has no subgroups feature';
+  if (adapter.kind !== 'software' || adapter.subgroupMinSize !== 4 || adapter.subgroupMaxSize !== 4) {
+    return `it needs a software adapter with 4-wide subgroups, and this one is a ${adapter.kind} adapter with subgroups of ${adapter.subgroupMinSize}-${adapter.subgroupMaxSize}`;
+  }
+  return null;
+}
+
+/** Returns the WGSL module of a variant: the quad variant extends matmul.wgsl behind `enable subgroups;`. */
+function variantSource(variant: MatmulVariant): string {
+  return variant === 'quad_16x32' ? `enable subgroups;\n${wgslSources.matmul}\n${wgslSources.matmulQuad}` : wgslSources.matmul;
+}
 
 /** Tells whether a variant can run a plan. The vec4 forms need strides and sizes in multiples of 4. */
 export function matmulVariantSupports(variant: MatmulVariant, plan: MatmulPlan): boolean {
@@ -109,11 +132,13 @@ export function matmulReference(plan: MatmulPlan, a: ArrayLike<number>, b: Array
 }
 
 /**
- * Picks the variant for a plan when no tuning pass runs: shared-memory tiles on GPUs, and on
- * CPU-backed adapters the 8×8 register blocks, the fastest at most TRM shapes on SwiftShader.
+ * Picks the variant for a plan when no tuning pass runs: shared-memory tiles on GPUs. On
+ * CPU-backed adapters, the quad blocks where available, which were the fastest on SwiftShader
+ * at the TRM products with N of 32 or more, and the 8×8 blocks otherwise.
  */
-export function defaultMatmulVariant(gpu: Gpu): MatmulVariant {
-  return gpu.isSoftware ? 'registers_8x8' : 'tiled';
+export function defaultMatmulVariant(gpu: Gpu, plan: MatmulPlan): MatmulVariant {
+  if (!gpu.isSoftware) return 'tiled';
+  return plan.N >= 32 && matmulVariantUnavailable('quad_16x32', gpu.adapter) === null ? 'quad_16x32' : 'registers_8x8';
 }
 
 /**
@@ -143,11 +168,13 @@ export class Matmul {
     if (!matmulVariantSupports(chosen, plan)) {
       throw new ShapeError(`matmul '${name}': variant '${chosen}' needs strides and sizes in multiples of 4 that this plan does not have`);
     }
+    const unavailable = matmulVariantUnavailable(chosen, gpu.adapter);
+    if (unavailable) throw new AdapterError(`matmul '${name}': variant '${chosen}' cannot run here because ${unavailable}; use 'auto' or another variant`);
     const sizes = matmulSizes(plan);
     requireElements(`matmul '${name}'`, 'A', buffers.a, sizes.a);
     requireElements(`matmul '${name}'`, 'B', buffers.b, sizes.b);
     requireElements(`matmul '${name}'`, 'C', buffers.c, sizes.c);
-    const pipeline = await gpu.pipeline(`matmul.${chosen}`, wgslSources.matmul, ENTRY_POINTS[chosen]);
+    const pipeline = await gpu.pipeline(`matmul.${chosen}`, variantSource(chosen), ENTRY_POINTS[chosen]);
     const params = gpu.createUniform(`${name}.params`, uniformWords(plan), 'uuuuuuuuuuuufuu');
     const bindGroup = gpu.bindGroup(name, pipeline, [buffers.a, buffers.b, buffers.c, params]);
     return new Matmul(gpu, name, plan, chosen, pipeline, bindGroup, params);
@@ -158,9 +185,9 @@ export class Matmul {
     if (this.variant === 'tiled') {
       this.gpu.dispatch(this.name, this.pipeline, this.bindGroup, [Math.ceil(N / 64), Math.ceil(M / 64), batch]);
     } else {
-      const size = REGISTER_BLOCK[this.variant];
-      const blocks = batch * Math.ceil(M / size) * Math.ceil(N / size);
-      this.gpu.dispatch(this.name, this.pipeline, this.bindGroup, Math.ceil(blocks / 64));
+      const block = BLOCKS[this.variant];
+      const blocks = batch * Math.ceil(M / block.rows) * Math.ceil(N / block.columns);
+      this.gpu.dispatch(this.name, this.pipeline, this.bindGroup, Math.ceil((blocks * block.invocations) / 64));
     }
   }
 
