@@ -83,7 +83,7 @@ describe('matmul variant availability', () => {
     isFallbackAdapter: true, kind: 'software', features: ['subgroups'], subgroupMinSize: 4, subgroupMaxSize: 4,
   };
 
-  test('quad runs on 4-wide software subgroups', () => {
+  test('quad runs on SwiftShader', () => {
     expect(matmulVariantUnavailable('quad_16x32', swiftShader)).toBeNull();
   });
 
@@ -91,13 +91,16 @@ describe('matmul variant availability', () => {
     expect(matmulVariantUnavailable('quad_16x32', { ...swiftShader, features: [] })).toMatch(/no subgroups feature/);
   });
 
-  test('quad is not offered on GPUs', () => {
-    const gpu = { ...swiftShader, kind: 'gpu' as const, isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32 };
-    expect(matmulVariantUnavailable('quad_16x32', gpu)).toMatch(/gpu adapter with subgroups of 32-32/);
+  test('quad runs only on SwiftShader', () => {
+    const gpu = { ...swiftShader, vendor: 'nvidia', architecture: 'hopper', kind: 'gpu' as const, isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32 };
+    expect(matmulVariantUnavailable('quad_16x32', gpu)).toMatch(/only on SwiftShader, and this adapter is 'nvidia hopper'/);
+    const lavapipe = { ...swiftShader, vendor: 'mesa', architecture: 'llvmpipe' };
+    expect(matmulVariantUnavailable('quad_16x32', lavapipe)).toMatch(/only on SwiftShader/);
   });
 
   test('quad needs subgroups of exactly 4', () => {
-    expect(matmulVariantUnavailable('quad_16x32', { ...swiftShader, subgroupMinSize: 4, subgroupMaxSize: 8 })).toMatch(/4-wide/);
+    expect(matmulVariantUnavailable('quad_16x32', { ...swiftShader, subgroupMinSize: 4, subgroupMaxSize: 8 })).toMatch(/subgroup size is 4-8/);
+    expect(matmulVariantUnavailable('quad_16x32', { ...swiftShader, subgroupMinSize: 0, subgroupMaxSize: 0 })).toMatch(/subgroup size is not reported/);
   });
 
   test('other variants run everywhere', () => {
@@ -163,16 +166,20 @@ for (const runtimeName of selectedRuntimes()) {
     test.for(MATMUL_VARIANTS)('%s: NaN in A reaches its row only', async (variant, { skip }) => {
       skipUnavailable(variant, skip);
       // Both plans read row m of A from a[m·16 …]; the forward one suits the nt4 variant,
-      // the input-gradient one the bn4 variant.
+      // the input-gradient one the bn4 variant. Rows 2 and 5 are loaded by different lanes
+      // of a quad in the quad variant.
       const forward = linearForwardPlan(9, 8, 16);
       const plan = matmulVariantSupports(variant, forward) ? forward : linearInputGradPlan(9, 16, 8);
+      const nanRows = [2, 5];
       const inputs = inputsFor(plan, 5);
-      inputs.a[2 * 16 + 4] = Number.NaN;
+      for (const row of nanRows) inputs.a[row * 16 + 4] = Number.NaN;
       const outputs = await runtime.run({ op: 'matmul', params: { plan, variant }, inputs });
 
-      for (let n = 0; n < plan.N; n++) expect(outputs.c[2 * plan.N + n], `row 2 column ${n}`).toBeNaN();
+      for (const row of nanRows) {
+        for (let n = 0; n < plan.N; n++) expect(outputs.c[row * plan.N + n], `row ${row} column ${n}`).toBeNaN();
+      }
       for (let m = 0; m < plan.M; m++) {
-        if (m === 2) continue;
+        if (nanRows.includes(m)) continue;
         for (let n = 0; n < plan.N; n++) expect(Number.isFinite(outputs.c[m * plan.N + n]), `row ${m} column ${n}`).toBe(true);
       }
     });

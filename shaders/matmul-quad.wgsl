@@ -9,11 +9,12 @@
 // Here a quad computes one 16×32 block of C: lane l loads A rows l, 4+l, 8+l and 12+l and
 // owns columns 8l..8l+7, and quadBroadcast hands each lane the other lanes' rows. Per k a
 // lane gathers 4 + 8 values for 128 FMAs, against 8 + 8 for 64 in the 8×8 variant.
-// Measured 1.15-1.9× faster than 8×8 at the TRM products over 10 MFLOP, and 0.5-1.0× at the
-// lm_head ones (Node's Dawn with SwiftShader 5.0.0 from Chromium 156, 2-core VM).
+// The tuning pass of npm run bench timed it 1.28-1.70× faster than 8×8 at the 16 TRM products
+// over 10 MFLOP and 0.92-1.0× at the lm_head ones (SwiftShader in Chromium 156, 2-core VM).
 //
 // Quads are taken to be 4 consecutive local_invocation_index values, as on SwiftShader's
-// 4-wide subgroups. matmul.ts offers this variant only on such adapters.
+// 4-wide subgroups. WebGPU does not specify that order, so matmul.ts offers this variant only
+// on SwiftShader, where the tests check its results.
 // Dispatch: ceil(4 · batch · ceil(M/16) · ceil(N/32) / 64) workgroups, folded into x and y.
 
 // Four rows of C by one lane's eight columns: columns 0-3 in *_low, 4-7 in *_high.
@@ -28,10 +29,11 @@ struct QuadRows {
   r3_high: vec4f,
 }
 
-// Adds two k steps to the four rows that quad lane j loaded: a0 at k, a1 at k + 1, times this
-// lane's B values at k (low0, high0) and k + 1 (low1, high1). Both steps update an accumulator
-// back to back, so the compiler reads and writes each spilled accumulator once per two FMAs.
-fn quad_rows_add(rows: ptr<function, QuadRows>, a0: f32, a1: f32, low0: vec4f, high0: vec4f, low1: vec4f, high1: vec4f) {
+// Adds two k steps to the four rows that quad lanes 0-3 loaded: a0 at k, a1 at k + 1, times
+// this lane's B values at k (low0, high0) and k + 1 (low1, high1). Both steps update an
+// accumulator back to back, so a spilled accumulator is read and written once per two FMAs.
+// The same pairing made the 8×8 kernel 1.15-1.25× faster.
+fn add_to_quad_rows(rows: ptr<function, QuadRows>, a0: f32, a1: f32, low0: vec4f, high0: vec4f, low1: vec4f, high1: vec4f) {
   let x0 = vec4f(quadBroadcast(a0, 0u));
   let y0 = vec4f(quadBroadcast(a1, 0u));
   (*rows).r0_low = fma(y0, low1, fma(x0, low0, (*rows).r0_low));
@@ -118,10 +120,10 @@ fn matmul_quad_16x32(
     let b1 = load_quad_columns(cols, (k + 1u) * p.b_stride_k);
     let ak0 = k * p.a_stride_k;
     let ak1 = ak0 + p.a_stride_k;
-    quad_rows_add(&rows0, a[row0 + ak0], a[row0 + ak1], b0[0], b0[1], b1[0], b1[1]);
-    quad_rows_add(&rows1, a[row1 + ak0], a[row1 + ak1], b0[0], b0[1], b1[0], b1[1]);
-    quad_rows_add(&rows2, a[row2 + ak0], a[row2 + ak1], b0[0], b0[1], b1[0], b1[1]);
-    quad_rows_add(&rows3, a[row3 + ak0], a[row3 + ak1], b0[0], b0[1], b1[0], b1[1]);
+    add_to_quad_rows(&rows0, a[row0 + ak0], a[row0 + ak1], b0[0], b0[1], b1[0], b1[1]);
+    add_to_quad_rows(&rows1, a[row1 + ak0], a[row1 + ak1], b0[0], b0[1], b1[0], b1[1]);
+    add_to_quad_rows(&rows2, a[row2 + ak0], a[row2 + ak1], b0[0], b0[1], b1[0], b1[1]);
+    add_to_quad_rows(&rows3, a[row3 + ak0], a[row3 + ak1], b0[0], b0[1], b1[0], b1[1]);
   }
 
   // An odd K leaves one step: the second step adds 0 · 0.
@@ -129,10 +131,10 @@ fn matmul_quad_16x32(
     let b0 = load_quad_columns(cols, k * p.b_stride_k);
     let ak = k * p.a_stride_k;
     let zero = vec4f(0.0);
-    quad_rows_add(&rows0, a[row0 + ak], 0.0, b0[0], b0[1], zero, zero);
-    quad_rows_add(&rows1, a[row1 + ak], 0.0, b0[0], b0[1], zero, zero);
-    quad_rows_add(&rows2, a[row2 + ak], 0.0, b0[0], b0[1], zero, zero);
-    quad_rows_add(&rows3, a[row3 + ak], 0.0, b0[0], b0[1], zero, zero);
+    add_to_quad_rows(&rows0, a[row0 + ak], 0.0, b0[0], b0[1], zero, zero);
+    add_to_quad_rows(&rows1, a[row1 + ak], 0.0, b0[0], b0[1], zero, zero);
+    add_to_quad_rows(&rows2, a[row2 + ak], 0.0, b0[0], b0[1], zero, zero);
+    add_to_quad_rows(&rows3, a[row3 + ak], 0.0, b0[0], b0[1], zero, zero);
   }
 
   if (!valid) { return; }

@@ -44,7 +44,7 @@ export async function tunedMatmulVariant(gpu: Gpu, plan: MatmulPlan): Promise<Ma
  * Makes later products on `gpu` use the given variants for their shapes instead of timing
  * them. Pin before the first product of each shape: a choice made earlier is replaced, but the
  * ops created with it keep their variant. A variant this device cannot run is not pinned, so
- * its shape is tuned again and a log line names it. A run resumed on another adapter then rounds
+ * its shape is tuned again and a log line names it. A run resumed on another adapter may then round
  * differently from the run that wrote the checkpoint.
  */
 export function pinMatmulVariants(gpu: Gpu, choices: MatmulChoices): void {

@@ -6,11 +6,12 @@ import { tunedMatmulVariant } from './matmul-tuning.js';
 import { requireElements } from '../gpu/bindings.js';
 
 /**
- * Kernel variants. 'tiled' uses workgroup memory (fast on GPUs); the others are barrier-free
- * (fast on CPU-backed adapters such as SwiftShader): 4×4 blocks with any strides
- * ('registers'), with vec4 loads for operands contiguous along k ('registers_nt4') or B
- * contiguous along n ('registers_bn4'), 8×8 blocks with any strides ('registers_8x8'), and
- * 16×32 blocks per subgroup quad whose lanes share their loads ('quad_16x32').
+ * Kernel variants. 'tiled' uses workgroup memory, which is fast on GPUs. The others are
+ * barrier-free, which is fast on CPU-backed adapters such as SwiftShader. They compute 4×4
+ * blocks with any strides ('registers') or with vec4 loads for operands contiguous along k
+ * ('registers_nt4') or B contiguous along n ('registers_bn4'). 'registers_8x8' computes 8×8
+ * blocks with any strides, and 'quad_16x32' 16×32 blocks per subgroup quad whose lanes share
+ * their loads.
  */
 export type MatmulVariant = 'tiled' | 'registers' | 'registers_nt4' | 'registers_bn4' | 'registers_8x8' | 'quad_16x32';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'registers', 'registers_nt4', 'registers_bn4', 'registers_8x8', 'quad_16x32'];
@@ -25,7 +26,7 @@ const ENTRY_POINTS: Record<MatmulVariant, string> = {
 };
 
 /** Block of C [rows, columns] that one group of `invocations` computes, for the barrier-free variants. */
-const BLOCKS: Record<Exclude<MatmulVariant, 'tiled'>, { rows: number; columns: number; invocations: number }> = {
+const VARIANT_BLOCKS: Record<Exclude<MatmulVariant, 'tiled'>, { rows: number; columns: number; invocations: number }> = {
   registers: { rows: 4, columns: 4, invocations: 1 },
   registers_nt4: { rows: 4, columns: 4, invocations: 1 },
   registers_bn4: { rows: 4, columns: 4, invocations: 1 },
@@ -35,15 +36,18 @@ const BLOCKS: Record<Exclude<MatmulVariant, 'tiled'>, { rows: number; columns: n
 
 /**
  * Returns why a variant cannot run on an adapter, or null when it can. 'quad_16x32' needs the
- * subgroups feature, and it takes each quad to be 4 consecutive invocations, which holds on
- * adapters with 4-wide subgroups such as SwiftShader. On GPUs, where the lane order within a
- * workgroup is not specified, it is not offered (they run 'tiled' anyway).
+ * subgroups feature and takes each quad to be 4 consecutive invocations. WebGPU does not
+ * specify that order, so the variant is offered only on SwiftShader with 4-wide subgroups,
+ * where the tests check its results. GPUs run 'tiled' anyway.
  */
 export function matmulVariantUnavailable(variant: MatmulVariant, adapter: AdapterSummary): string | null {
   if (variant !== 'quad_16x32') return null;
   if (!adapter.features.includes('subgroups')) return 'the device has no subgroups feature';
-  if (adapter.kind !== 'software' || adapter.subgroupMinSize !== 4 || adapter.subgroupMaxSize !== 4) {
-    return `it needs a software adapter with 4-wide subgroups, and this one is a ${adapter.kind} adapter with subgroups of ${adapter.subgroupMinSize}-${adapter.subgroupMaxSize}`;
+  const name = `${adapter.vendor} ${adapter.architecture} ${adapter.device} ${adapter.description}`;
+  if (!/swiftshader/i.test(name)) return `it runs only on SwiftShader, and this adapter is '${name.trim() || 'unnamed'}'`;
+  if (adapter.subgroupMinSize !== 4 || adapter.subgroupMaxSize !== 4) {
+    const sizes = adapter.subgroupMaxSize > 0 ? `${adapter.subgroupMinSize}-${adapter.subgroupMaxSize}` : 'not reported';
+    return `it needs subgroups of exactly 4 invocations, and this adapter's subgroup size is ${sizes}`;
   }
   return null;
 }
@@ -133,12 +137,14 @@ export function matmulReference(plan: MatmulPlan, a: ArrayLike<number>, b: Array
 
 /**
  * Picks the variant for a plan when no tuning pass runs: shared-memory tiles on GPUs. On
- * CPU-backed adapters, the quad blocks where available, which were the fastest on SwiftShader
- * at the TRM products with N of 32 or more, and the 8×8 blocks otherwise.
+ * CPU-backed adapters it picks the quad blocks where available and the product fills at least
+ * one of them with K of 32 or more, as all TRM products but the lm_head ones do. The quad
+ * blocks were the fastest at those on SwiftShader. Otherwise it picks the 8×8 blocks.
  */
 export function defaultMatmulVariant(gpu: Gpu, plan: MatmulPlan): MatmulVariant {
   if (!gpu.isSoftware) return 'tiled';
-  return plan.N >= 32 && matmulVariantUnavailable('quad_16x32', gpu.adapter) === null ? 'quad_16x32' : 'registers_8x8';
+  const fillsQuadBlock = plan.M >= 16 && plan.N >= 32 && plan.K >= 32;
+  return fillsQuadBlock && matmulVariantUnavailable('quad_16x32', gpu.adapter) === null ? 'quad_16x32' : 'registers_8x8';
 }
 
 /**
@@ -185,7 +191,7 @@ export class Matmul {
     if (this.variant === 'tiled') {
       this.gpu.dispatch(this.name, this.pipeline, this.bindGroup, [Math.ceil(N / 64), Math.ceil(M / 64), batch]);
     } else {
-      const block = BLOCKS[this.variant];
+      const block = VARIANT_BLOCKS[this.variant];
       const blocks = batch * Math.ceil(M / block.rows) * Math.ceil(N / block.columns);
       this.gpu.dispatch(this.name, this.pipeline, this.bindGroup, Math.ceil((blocks * block.invocations) / 64));
     }
